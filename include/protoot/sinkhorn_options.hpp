@@ -1,0 +1,65 @@
+// protoot/sinkhorn_options.hpp — options and result shared by every Sinkhorn solver
+// (balanced, unbalanced, prototype-constrained; CPU and CUDA backends).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "protoot/types.hpp"
+
+namespace protoot {
+
+/// Why a Sinkhorn solve stopped.
+enum class SinkhornStatus {
+  converged,        ///< marginal error <= tolerance
+  max_iterations,   ///< iteration budget spent first (plan is still the last valid iterate)
+  numerical_error,  ///< scaling form under/overflowed; plan is the last finite iterate
+};
+
+/// State handed to SinkhornOptions::callback after each checked iteration.
+template <class Scalar>
+struct SinkhornProgress {
+  int iteration;          ///< 1-based iteration count
+  Scalar epsilon;         ///< epsilon in force (differs from the target during epsilon scaling)
+  Scalar marginal_error;  ///< L1 marginal violation of the current iterate
+};
+
+template <class Scalar>
+struct SinkhornOptions {
+  /// Entropic regularisation, > 0, in the units of the cost (same meaning as POT's `reg`).
+  /// No default on purpose: 0 is rejected with a clear error.
+  Scalar epsilon = Scalar(0);
+  int max_iterations = 1000;
+  /// Stop when the L1 marginal violation ||P1 - a||_1 + ||P^T1 - b||_1 is at most this.
+  Scalar tolerance = Scalar(1e-9);
+  /// true: log-sum-exp updates of the potentials (stable at any epsilon).
+  /// false: classic scaling (u, v) iterations on exp(-C/eps) (faster; underflows at small eps,
+  /// which is detected and reported as SinkhornStatus::numerical_error).
+  bool log_domain = true;
+  /// Evaluate the marginal error every this many iterations (>= 1).
+  int check_every = 1;
+  /// Epsilon scaling: when > epsilon, start here and multiply by epsilon_decay each iteration
+  /// until epsilon is reached (convergence is only declared at the target epsilon).
+  Scalar epsilon_start = Scalar(0);
+  Scalar epsilon_decay = Scalar(0.5);
+  /// Warm start: dual potentials f (size n) and g (size m); empty means zeros.
+  Vector<Scalar> f_init, g_init;
+  /// Called after each checked iteration; return false to stop early.
+  std::function<bool(const SinkhornProgress<Scalar>&)> callback;
+};
+
+template <class Scalar>
+struct SinkhornResult {
+  Matrix<Scalar> plan;        ///< n x m transport plan
+  Vector<Scalar> f, g;        ///< dual potentials: plan = exp((f_i + g_j - C_ij) / epsilon)
+  int iterations = 0;
+  bool converged = false;
+  SinkhornStatus status = SinkhornStatus::max_iterations;
+  Scalar marginal_error = Scalar(0);    ///< L1 violation on both sides, as in tolerance
+  Scalar marginal_error_a = Scalar(0);  ///< ||P 1 - a||_1
+  Scalar marginal_error_b = Scalar(0);  ///< ||P^T 1 - b||_1
+  Scalar transport_cost = Scalar(0);    ///< <P, C>
+  std::vector<Scalar> error_history;    ///< marginal_error at each checked iteration
+};
+
+}  // namespace protoot

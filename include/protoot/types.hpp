@@ -1,0 +1,25 @@
+// protoot/types.hpp — the dense types every protoot header speaks.
+//
+// Rows are samples (the NumPy / PyTorch convention), so matrices are row-major: a feature
+// matrix read from a C-ordered .npy file maps onto Matrix<S> without a transpose, and the
+// row-wise kernels (log-sum-exp over a cost row, top-k of a similarity row) stream contiguously.
+#pragma once
+
+#include <Eigen/Core>
+
+namespace protoot {
+
+using Index = Eigen::Index;
+
+/// Dense row-major matrix (rows are samples).
+template <class Scalar>
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Dense column vector (marginals, potentials, per-sample values).
+template <class Scalar>
+using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+/// Integer labels / assignments, one per sample.
+using IndexVector = Eigen::Matrix<Index, Eigen::Dynamic, 1>;
+
+}  // namespace protoot

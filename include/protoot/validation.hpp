@@ -1,0 +1,76 @@
+// protoot/validation.hpp — argument checks shared by every public entry point.
+//
+// Bad input must produce a std::invalid_argument whose message names the function and the
+// problem ("protoot::sinkhorn: a has 3 entries but the cost has 4 rows"), never a crash,
+// an assertion or a silent NaN. These helpers keep those messages uniform.
+#pragma once
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <Eigen/Core>
+
+namespace protoot::detail {
+
+/// Throws std::invalid_argument("protoot::<where>: <what>").
+[[noreturn]] inline void fail(const char* where, const std::string& what) {
+  throw std::invalid_argument(std::string("protoot::") + where + ": " + what);
+}
+
+inline void require(bool condition, const char* where, const std::string& what) {
+  if (!condition) fail(where, what);
+}
+
+template <class Derived>
+void require_nonempty(const Eigen::DenseBase<Derived>& x, const char* where, const char* name) {
+  if (x.size() == 0) fail(where, std::string(name) + " is empty");
+}
+
+template <class Derived>
+void require_finite(const Eigen::DenseBase<Derived>& x, const char* where, const char* name) {
+  if (!x.derived().array().isFinite().all()) fail(where, std::string(name) + " contains NaN or Inf");
+}
+
+template <class Scalar>
+void require_positive(Scalar value, const char* where, const char* name) {
+  if (!(value > Scalar(0)) || !std::isfinite(static_cast<double>(value))) {
+    std::ostringstream os;
+    os << name << " must be finite and > 0 (got " << value << ")";
+    fail(where, os.str());
+  }
+}
+
+/// A weight vector: non-empty, finite, non-negative, with a positive total.
+template <class Derived>
+void require_weights(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name) {
+  require_nonempty(w, where, name);
+  require_finite(w, where, name);
+  if ((w.array() < 0).any()) fail(where, std::string(name) + " has negative entries");
+  if (!(w.sum() > 0)) fail(where, std::string(name) + " has zero total mass");
+}
+
+/// A probability vector: weights that sum to 1 within `relative_tolerance`.
+template <class Derived>
+void require_distribution(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name,
+                          double relative_tolerance = 1e-6) {
+  require_weights(w, where, name);
+  const double total = static_cast<double>(w.sum());
+  if (std::abs(total - 1.0) > relative_tolerance) {
+    std::ostringstream os;
+    os << name << " must sum to 1 (got " << total << ")";
+    fail(where, os.str());
+  }
+}
+
+inline void require_size(Eigen::Index actual, Eigen::Index expected, const char* where,
+                         const std::string& what) {
+  if (actual != expected) {
+    std::ostringstream os;
+    os << what << ": got " << actual << ", expected " << expected;
+    fail(where, os.str());
+  }
+}
+
+}  // namespace protoot::detail
