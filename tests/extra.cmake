@@ -1,0 +1,7 @@
+# Tests that are more than one Catch2 source file. Included by tests/CMakeLists.txt.
+
+# find_package(protoot) against an installed copy, as a user's project would.
+add_test(NAME install_consumer
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DBINARY_DIR=${PROJECT_BINARY_DIR}
+          -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_consumer -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer.cmake)
+set_tests_properties(install_consumer PROPERTIES LABELS slow)
