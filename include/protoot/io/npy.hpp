@@ -1,0 +1,289 @@
+// protoot/io/npy.hpp — read and write NumPy .npy files (header-only, no dependencies).
+//
+// Features and labels travel between Python and protoot as .npy files. Supported: dtypes
+// float32/float64/int32/int64, little-endian, C or Fortran order, format versions 1.0/2.0/3.0,
+// arrays of 0, 1 or 2 dimensions. The reader treats the file as untrusted: every length and
+// offset is checked before it is used (header length, shape product overflow, data size), so a
+// malformed or truncated file gives std::invalid_argument naming the file and the problem,
+// never a crash or an out-of-bounds read (tests/fuzz/fuzz_npy.cpp checks this with libFuzzer).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot::io {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "protoot .npy I/O assumes a little-endian host");
+
+/// Element types protoot reads and writes ('<f4', '<f8', '<i4', '<i8').
+enum class NpyDtype { float32, float64, int32, int64 };
+
+/// What the header of a .npy buffer says, after validation against the buffer's size.
+struct NpyHeader {
+  NpyDtype dtype;
+  bool fortran_order;
+  Index rows;              ///< shape[0] (1 for a 0-d array)
+  Index cols;              ///< shape[1] (1 for 0-d and 1-d arrays)
+  int ndim;                ///< 0, 1 or 2
+  std::size_t data_offset; ///< byte offset of the first element
+};
+
+namespace detail {
+
+inline std::size_t itemsize(NpyDtype t) {
+  return (t == NpyDtype::float32 || t == NpyDtype::int32) ? 4 : 8;
+}
+
+inline bool is_integer(NpyDtype t) { return t == NpyDtype::int32 || t == NpyDtype::int64; }
+
+/// Minimal parser for the Python dict literal of a .npy header, e.g.
+/// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+class HeaderParser {
+ public:
+  HeaderParser(const char* text, std::size_t size, const std::string& where) : s_(text), n_(size), where_(where) {}
+
+  NpyHeader parse() {
+    std::string descr;
+    bool fortran = false, have_descr = false, have_order = false, have_shape = false;
+    std::vector<Index> shape;
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') break;
+      const std::string key = parse_string();
+      expect(':');
+      if (key == "descr") {
+        descr = parse_string();
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        fortran = parse_bool();
+        have_order = true;
+      } else if (key == "shape") {
+        shape = parse_shape();
+        have_shape = true;
+      } else {
+        bad("unknown header key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') ++i_;
+    }
+    if (!have_descr || !have_order || !have_shape) bad("header lacks 'descr', 'fortran_order' or 'shape'");
+    NpyHeader h{};
+    h.dtype = parse_descr(descr);
+    h.fortran_order = fortran;
+    h.ndim = static_cast<int>(shape.size());
+    if (h.ndim > 2) bad("arrays with more than 2 dimensions are not supported");
+    h.rows = h.ndim >= 1 ? shape[0] : 1;
+    h.cols = h.ndim == 2 ? shape[1] : 1;
+    return h;
+  }
+
+ private:
+  [[noreturn]] void bad(const std::string& what) const { protoot::detail::fail("read_npy", where_ + ": " + what); }
+
+  char peek() const {
+    if (i_ >= n_) bad("header ends early");
+    return s_[i_];
+  }
+  void skip_space() {
+    while (i_ < n_ && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  void expect(char c) {
+    skip_space();
+    if (peek() != c) bad(std::string("malformed header: expected '") + c + "'");
+    ++i_;
+  }
+  std::string parse_string() {
+    skip_space();
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') bad("malformed header: expected a quoted string");
+    const std::size_t start = ++i_;
+    while (peek() != quote) ++i_;
+    return std::string(s_ + start, s_ + i_++);
+  }
+  bool parse_bool() {
+    skip_space();
+    for (const char* word : {"True", "False"}) {
+      const std::size_t len = std::strlen(word);
+      if (n_ - i_ >= len && std::memcmp(s_ + i_, word, len) == 0) {
+        i_ += len;
+        return word[0] == 'T';
+      }
+    }
+    bad("malformed header: 'fortran_order' is not True or False");
+  }
+  std::vector<Index> parse_shape() {
+    std::vector<Index> shape;
+    expect('(');
+    while (true) {
+      skip_space();
+      if (peek() == ')') break;
+      if (peek() < '0' || peek() > '9') bad("malformed header: bad shape entry");
+      Index value = 0;
+      constexpr Index limit = std::numeric_limits<Index>::max() / 10 - 10;
+      while (peek() >= '0' && peek() <= '9') {
+        if (value > limit) bad("shape entry too large");
+        value = value * 10 + (s_[i_++] - '0');
+      }
+      shape.push_back(value);
+      skip_space();
+      if (peek() == ',') ++i_;
+      else if (peek() != ')') bad("malformed header: bad shape tuple");
+    }
+    ++i_;
+    return shape;
+  }
+  NpyDtype parse_descr(const std::string& d) const {
+    if (d.size() == 3 && (d[0] == '<' || d[0] == '|' || d[0] == '=')) {
+      const std::string t = d.substr(1);
+      if (t == "f4") return NpyDtype::float32;
+      if (t == "f8") return NpyDtype::float64;
+      if (t == "i4") return NpyDtype::int32;
+      if (t == "i8") return NpyDtype::int64;
+    }
+    bad("unsupported dtype '" + d + "' (supported: little-endian f4, f8, i4, i8)");
+  }
+
+  const char* s_;
+  std::size_t n_;
+  std::size_t i_ = 0;
+  const std::string& where_;
+};
+
+template <class Raw, class S>
+S load_element(const char* p) {
+  Raw value;
+  std::memcpy(&value, p, sizeof(Raw));  // the data block need not be aligned for Raw
+  return static_cast<S>(value);
+}
+
+template <class S>
+S load_as(NpyDtype t, const char* p) {
+  switch (t) {
+    case NpyDtype::float32: return load_element<float, S>(p);
+    case NpyDtype::float64: return load_element<double, S>(p);
+    case NpyDtype::int32: return load_element<std::int32_t, S>(p);
+    default: return load_element<std::int64_t, S>(p);
+  }
+}
+
+template <class S>
+constexpr const char* descr_of() {
+  if constexpr (std::is_floating_point_v<S> && sizeof(S) == 4) return "<f4";
+  else if constexpr (std::is_floating_point_v<S> && sizeof(S) == 8) return "<f8";
+  else if constexpr (std::is_integral_v<S> && std::is_signed_v<S> && sizeof(S) == 4) return "<i4";
+  else if constexpr (std::is_integral_v<S> && std::is_signed_v<S> && sizeof(S) == 8) return "<i8";
+  else static_assert(sizeof(S) == 0, "write_npy supports float, double, int32 and int64 scalars");
+}
+
+inline std::vector<char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) protoot::detail::fail("read_npy", "cannot open '" + path + "'");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) protoot::detail::fail("read_npy", "error while reading '" + path + "'");
+  return bytes;
+}
+
+}  // namespace detail
+
+/// Parses and validates the header of an in-memory .npy file of `size` bytes; `name` appears in
+/// error messages. Guarantees data_offset + rows * cols * itemsize == size (no overflow).
+inline NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string& name) {
+  const auto bad = [&](const std::string& what) { protoot::detail::fail("read_npy", name + ": " + what); };
+  if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) bad("not a .npy file (bad magic string)");
+  const auto major = static_cast<unsigned char>(data[6]);
+  if (major < 1 || major > 3) bad("unsupported .npy format version " + std::to_string(major));
+  const std::size_t prefix = major == 1 ? 10 : 12;
+  if (size < prefix) bad("truncated header");
+  std::size_t header_len = static_cast<unsigned char>(data[8]) | (std::size_t(static_cast<unsigned char>(data[9])) << 8);
+  if (major > 1)
+    header_len |= (std::size_t(static_cast<unsigned char>(data[10])) << 16) |
+                  (std::size_t(static_cast<unsigned char>(data[11])) << 24);
+  if (header_len > size - prefix) bad("truncated header (declares " + std::to_string(header_len) + " bytes)");
+  NpyHeader h = detail::HeaderParser(data + prefix, header_len, name).parse();
+  h.data_offset = prefix + header_len;
+  const std::size_t available = size - h.data_offset;
+  const std::size_t item = detail::itemsize(h.dtype);
+  const auto rows = static_cast<std::size_t>(h.rows), cols = static_cast<std::size_t>(h.cols);
+  const bool overflow = (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / cols) ||
+                        (rows * cols != 0 && item > std::numeric_limits<std::size_t>::max() / (rows * cols));
+  if (overflow || rows * cols * item != available)
+    bad("data size mismatch: shape (" + std::to_string(h.rows) + ", " + std::to_string(h.cols) + ") needs " +
+        (overflow ? std::string("more than addressable") : std::to_string(rows * cols * item)) + " bytes, file has " +
+        std::to_string(available));
+  return h;
+}
+
+/// Parses an in-memory .npy file into a rows x cols matrix of S (any supported dtype converted;
+/// 0-d arrays become 1 x 1, 1-d arrays n x 1). O(size) time, one pass over the data.
+template <class S>
+Matrix<S> parse_npy(const char* data, std::size_t size, const std::string& name = "<buffer>") {
+  const NpyHeader h = parse_npy_header(data, size, name);
+  Matrix<S> m(h.rows, h.cols);
+  const char* p = data + h.data_offset;
+  const std::size_t item = detail::itemsize(h.dtype);
+  for (Index i = 0; i < h.rows; ++i)
+    for (Index j = 0; j < h.cols; ++j) {
+      const Index flat = h.fortran_order ? j * h.rows + i : i * h.cols + j;
+      m(i, j) = detail::load_as<S>(h.dtype, p + static_cast<std::size_t>(flat) * item);
+    }
+  return m;
+}
+
+/// Reads a .npy file as a Matrix<S> (see parse_npy). Throws std::invalid_argument naming `path`
+/// when the file is missing, malformed, truncated, of another dtype or of more than 2 dimensions.
+template <class S>
+Matrix<S> read_npy(const std::string& path) {
+  const std::vector<char> bytes = detail::read_file(path);
+  return parse_npy<S>(bytes.data(), bytes.size(), path);
+}
+
+/// Parses integer labels (int32/int64, shape (n,) or (n, 1)) from an in-memory .npy file.
+inline IndexVector parse_npy_labels(const char* data, std::size_t size, const std::string& name = "<buffer>") {
+  const NpyHeader h = parse_npy_header(data, size, name);
+  if (!detail::is_integer(h.dtype)) protoot::detail::fail("read_npy_labels", name + ": labels must be int32 or int64");
+  if (h.ndim == 0 || h.cols != 1)
+    protoot::detail::fail("read_npy_labels", name + ": labels must have shape (n,) or (n, 1)");
+  return parse_npy<Index>(data, size, name).col(0);
+}
+
+/// Reads integer labels from a .npy file (see parse_npy_labels).
+inline IndexVector read_npy_labels(const std::string& path) {
+  const std::vector<char> bytes = detail::read_file(path);
+  return parse_npy_labels(bytes.data(), bytes.size(), path);
+}
+
+/// Writes `x` as a version 1.0, C-ordered .npy file; the dtype follows the scalar type (float ->
+/// '<f4', double -> '<f8', int32 -> '<i4', int64 -> '<i8'). Compile-time vectors are written 1-d.
+template <class Derived>
+void write_npy(const std::string& path, const Eigen::DenseBase<Derived>& x) {
+  using S = typename Derived::Scalar;
+  const Matrix<S> m = x.derived();  // row-major: the bytes are in C order
+  const bool vector = Derived::ColsAtCompileTime == 1 || Derived::RowsAtCompileTime == 1;
+  const std::string shape = vector ? "(" + std::to_string(m.size()) + ",)"
+                                   : "(" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + ")";
+  std::string header = std::string("{'descr': '") + detail::descr_of<S>() + "', 'fortran_order': False, 'shape': " +
+                       shape + ", }";
+  header.append(63 - (10 + header.size()) % 64, ' ');  // NumPy pads magic + header to a multiple of 64
+  header += '\n';
+  if (header.size() > 65535) protoot::detail::fail("write_npy", path + ": header too long");
+  std::ofstream out(path, std::ios::binary);
+  if (!out) protoot::detail::fail("write_npy", "cannot create '" + path + "'");
+  const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size() & 0xff),
+                           static_cast<char>(header.size() >> 8)};
+  out.write(prefix, sizeof prefix);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(m.data()), static_cast<std::streamsize>(m.size() * sizeof(S)));
+  if (!out) protoot::detail::fail("write_npy", "error while writing '" + path + "'");
+}
+
+}  // namespace protoot::io
