@@ -1,0 +1,148 @@
+// protoot/losses/info_nce.hpp — the InfoNCE loss: one positive logit against a set of negatives.
+//
+// Every contrastive term of ProtoOT is this one kernel with different positives and negatives:
+// two augmented views (in-batch negatives), a query against a key queue (MoCo), the matched
+// prototype against the unmatched ones, and the released code's folded positive
+// q.k_aug + 0.5 q.nn + 0.05 q.c_match (pass that weighted key as the positive). A per-row
+// `excluded` column drops the positive's own entry from the negatives (the diagonal of an
+// in-batch similarity matrix, the matched prototype), so no variant needs its own code.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+/// Gradients of info_nce_logits: w.r.t. the positive logits (n) and the negative logits (n x m).
+template <class S>
+struct InfoNceLogitGradients {
+  Vector<S> positive;
+  Matrix<S> negatives;
+};
+
+/// Gradients of info_nce: w.r.t. queries (n x d), positive keys (n x d) and negatives (m x d).
+template <class S>
+struct InfoNceGradients {
+  Matrix<S> queries, positives, negatives;
+};
+
+namespace detail {
+
+/// Column excluded from row i's negatives, or -1; validates the vector against n rows, m columns.
+inline void require_exclusions(const IndexVector* excluded, Index n, Index m, const char* where) {
+  if (!excluded) return;
+  require_size(excluded->size(), n, where, "excluded must have one entry per query");
+  for (Index i = 0; i < n; ++i)
+    if ((*excluded)(i) < -1 || (*excluded)(i) >= m)
+      fail(where, "excluded(" + std::to_string(i) + ") = " + std::to_string((*excluded)(i)) +
+                      " is outside [-1, " + std::to_string(m) + ")");
+}
+
+}  // namespace detail
+
+/// InfoNCE on precomputed similarities (not yet divided by tau):
+///   loss = mean_i [ log( e^{p_i/tau} + sum_{j != excluded_i} e^{N_ij/tau} ) - p_i/tau ].
+/// positive: n similarities; negatives: n x m (m may be 0); tau > 0; excluded: optional column
+/// per row to leave out of the negatives (-1 = none). Stable by log-sum-exp at any tau.
+/// When `grad` is given it receives dloss/dp (n) and dloss/dN (n x m, 0 at excluded entries).
+/// O(n m).
+template <class DP, class DN>
+typename DP::Scalar info_nce_logits(const Eigen::MatrixBase<DP>& positive, const Eigen::MatrixBase<DN>& negatives,
+                                    typename DP::Scalar tau, const IndexVector* excluded = nullptr,
+                                    InfoNceLogitGradients<typename DP::Scalar>* grad = nullptr) {
+  using S = typename DP::Scalar;
+  constexpr const char* where = "info_nce_logits";
+  detail::require_nonempty(positive, where, "positive");
+  detail::require_positive(tau, where, "tau");
+  const Index n = positive.size(), m = negatives.cols();
+  detail::require_size(negatives.rows(), n, where, "negatives must have one row per positive");
+  detail::require_finite(positive, where, "positive");
+  detail::require_finite(negatives, where, "negatives");
+  detail::require_exclusions(excluded, n, m, where);
+
+  const Vector<S> p = positive;
+  const Matrix<S> neg = negatives;
+  if (grad) {
+    grad->positive.resize(n);
+    grad->negatives.setZero(n, m);
+  }
+  const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
+  S total = S(0);
+#pragma omp parallel for reduction(+ : total) if (n * m > 32768)
+  for (Index i = 0; i < n; ++i) {
+    const Index skip = excluded ? (*excluded)(i) : Index(-1);
+    S top = p(i);
+    for (Index j = 0; j < m; ++j)
+      if (j != skip) top = std::max(top, neg(i, j));
+    S sum = std::exp((p(i) - top) * inv_tau);
+    for (Index j = 0; j < m; ++j)
+      if (j != skip) sum += std::exp((neg(i, j) - top) * inv_tau);
+    const S lse = (top * inv_tau) + std::log(sum);  // log-sum-exp of the row's logits
+    total += lse - p(i) * inv_tau;
+    if (grad) {  // d/dlogit of (lse - p/tau) is softmax - onehot(positive), times 1/(n tau)
+      grad->positive(i) = (std::exp(p(i) * inv_tau - lse) - S(1)) * scale;
+      for (Index j = 0; j < m; ++j)
+        if (j != skip) grad->negatives(i, j) = std::exp(neg(i, j) * inv_tau - lse) * scale;
+    }
+  }
+  return total / S(n);
+}
+
+/// InfoNCE of queries against features: positive logit q_i . k_i, negative logits q_i . v_j
+/// for every row v_j of `negatives` except column excluded_i.
+/// queries, positives: n x d; negatives: m x d (a key queue, a memory bank, prototypes or the
+/// batch's own keys); tau > 0. Features are used as given (normalise them first for cosine).
+/// When `grad` is given it receives the gradients w.r.t. all three inputs. O(n m d).
+template <class DQ, class DK, class DV>
+typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DK>& positives,
+                             const Eigen::MatrixBase<DV>& negatives, typename DQ::Scalar tau,
+                             const IndexVector* excluded = nullptr,
+                             InfoNceGradients<typename DQ::Scalar>* grad = nullptr) {
+  using S = typename DQ::Scalar;
+  constexpr const char* where = "info_nce";
+  detail::require_nonempty(queries, where, "queries");
+  detail::require_size(positives.rows(), queries.rows(), where, "positives must have one row per query");
+  detail::require_size(positives.cols(), queries.cols(), where, "positives dimension");
+  if (negatives.rows() > 0) detail::require_size(negatives.cols(), queries.cols(), where, "negatives dimension");
+  detail::require_finite(queries, where, "queries");
+  detail::require_finite(positives, where, "positives");
+  detail::require_finite(negatives, where, "negatives");
+
+  const Matrix<S> q = queries, k = positives, v = negatives;
+  const Vector<S> pos = (q.array() * k.array()).rowwise().sum();
+  const Matrix<S> neg = q * v.transpose();
+  if (!grad) return info_nce_logits(pos, neg, tau, excluded);
+  InfoNceLogitGradients<S> g;
+  const S loss = info_nce_logits(pos, neg, tau, excluded, &g);
+  grad->queries = g.positive.asDiagonal() * k;
+  grad->queries.noalias() += g.negatives * v;
+  grad->positives = g.positive.asDiagonal() * q;
+  grad->negatives.noalias() = g.negatives.transpose() * q;
+  return loss;
+}
+
+/// Two-view InfoNCE (one direction of NT-Xent / CLIP): view a_i's positive is b_i, its
+/// negatives are the other rows of b. a, b: n x d (n >= 1), tau > 0. When `grad_a` / `grad_b`
+/// are given they receive the gradients w.r.t. a and b. O(n^2 d).
+template <class DA, class DB>
+typename DA::Scalar info_nce_two_views(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b,
+                                       typename DA::Scalar tau, Matrix<typename DA::Scalar>* grad_a = nullptr,
+                                       Matrix<typename DA::Scalar>* grad_b = nullptr) {
+  using S = typename DA::Scalar;
+  const IndexVector diagonal = IndexVector::LinSpaced(a.rows(), 0, a.rows() - 1);
+  if (!grad_a && !grad_b) return info_nce(a, b, b, tau, &diagonal);
+  InfoNceGradients<S> g;
+  const S loss = info_nce(a, b, b, tau, &diagonal, &g);
+  if (grad_a) *grad_a = std::move(g.queries);
+  if (grad_b) *grad_b = g.positives + g.negatives;  // b plays both roles
+  return loss;
+}
+
+}  // namespace protoot

@@ -1,0 +1,108 @@
+// protoot/losses/prototype_contrast.hpp — pull each feature to its matched prototype, push it
+// from the unmatched ones.
+//
+// Two ways to say "matched": a hard index per sample (the argmax of an OT plan, as ProtoOT's
+// released code trains) or a soft assignment row (a row-normalised plan, SwAV-style). The hard
+// form is InfoNCE with the matched prototype as positive and the others as negatives; the soft
+// form is the cross-entropy between the assignment and softmax(z C^T / tau).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "protoot/losses/info_nce.hpp"
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+/// Gradients of a prototype loss w.r.t. the features (n x d) and the prototypes (K x d).
+template <class S>
+struct PrototypeGradients {
+  Matrix<S> features, prototypes;
+};
+
+/// Hard prototype contrast: loss = mean_i -log softmax_k(z_i . c_k / tau)[match_i], i.e.
+/// InfoNCE whose positive is the matched prototype and whose negatives are the K - 1 others.
+/// features: n x d; prototypes: K x d; match: n indices in [0, K); tau > 0.
+/// When `grad` is given it receives the gradients w.r.t. features and prototypes. O(n K d).
+template <class DZ, class DC>
+typename DZ::Scalar prototype_contrast(const Eigen::MatrixBase<DZ>& features, const Eigen::MatrixBase<DC>& prototypes,
+                                       const IndexVector& match, typename DZ::Scalar tau,
+                                       PrototypeGradients<typename DZ::Scalar>* grad = nullptr) {
+  using S = typename DZ::Scalar;
+  constexpr const char* where = "prototype_contrast";
+  detail::require_nonempty(features, where, "features");
+  detail::require_nonempty(prototypes, where, "prototypes");
+  detail::require_size(match.size(), features.rows(), where, "match must have one entry per feature");
+  const Index k = prototypes.rows();
+  for (Index i = 0; i < match.size(); ++i)
+    if (match(i) < 0 || match(i) >= k)
+      detail::fail(where, "match(" + std::to_string(i) + ") = " + std::to_string(match(i)) +
+                              " is outside [0, " + std::to_string(k) + ")");
+  const Matrix<S> c = prototypes;
+  const Matrix<S> matched = c(match, Eigen::all);
+  if (!grad) return info_nce(features, matched, c, tau, &match);
+  InfoNceGradients<S> g;
+  const S loss = info_nce(features, matched, c, tau, &match, &g);
+  grad->features = std::move(g.queries);
+  grad->prototypes = std::move(g.negatives);
+  for (Index i = 0; i < match.size(); ++i) grad->prototypes.row(match(i)) += g.positives.row(i);
+  return loss;
+}
+
+/// Soft prototype contrast: loss = mean_i -sum_k W_ik log softmax_k(z_i . c_k / tau).
+/// features: n x d; prototypes: K x d; assignment W: n x K, non-negative, rows summing to 1
+/// (relative tolerance 1e-4); tau > 0. W is a constant target. When `grad` is given it receives
+/// the gradients w.r.t. features and prototypes (dlogits = (softmax - W) / (n tau)). O(n K d).
+template <class DZ, class DC, class DW>
+typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& features,
+                                            const Eigen::MatrixBase<DC>& prototypes,
+                                            const Eigen::MatrixBase<DW>& assignment, typename DZ::Scalar tau,
+                                            PrototypeGradients<typename DZ::Scalar>* grad = nullptr) {
+  using S = typename DZ::Scalar;
+  constexpr const char* where = "prototype_contrast_soft";
+  detail::require_nonempty(features, where, "features");
+  detail::require_nonempty(prototypes, where, "prototypes");
+  detail::require_positive(tau, where, "tau");
+  detail::require_size(prototypes.cols(), features.cols(), where, "prototypes dimension");
+  detail::require_size(assignment.rows(), features.rows(), where, "assignment rows (one per feature)");
+  detail::require_size(assignment.cols(), prototypes.rows(), where, "assignment columns (one per prototype)");
+  detail::require_finite(features, where, "features");
+  detail::require_finite(prototypes, where, "prototypes");
+  detail::require_finite(assignment, where, "assignment");
+  if ((assignment.array() < 0).any()) detail::fail(where, "assignment has negative entries");
+  for (Index i = 0; i < assignment.rows(); ++i) {
+    const double total = static_cast<double>(assignment.row(i).sum());
+    if (std::abs(total - 1.0) > 1e-4) {
+      std::ostringstream os;
+      os << "assignment row " << i << " must sum to 1 (got " << total << ")";
+      detail::fail(where, os.str());
+    }
+  }
+
+  const Matrix<S> z = features, c = prototypes;
+  const Matrix<S> w = assignment;
+  Matrix<S> logits = (z * c.transpose()) / tau;
+  const Index n = z.rows(), k = c.rows();
+  S total = S(0);
+#pragma omp parallel for reduction(+ : total) if (n * k > 32768)
+  for (Index i = 0; i < n; ++i) {
+    const S top = logits.row(i).maxCoeff();
+    const S lse = top + std::log((logits.row(i).array() - top).exp().sum());
+    const S mass = w.row(i).sum();  // 1 up to the tolerance; kept so value and gradient agree
+    total += mass * lse - w.row(i).dot(logits.row(i));
+    if (grad) logits.row(i) = (mass * (logits.row(i).array() - lse).exp().matrix() - w.row(i)) / (S(n) * tau);
+  }
+  if (grad) {  // logits now hold dloss/d(z c^T)
+    grad->features.noalias() = logits * c;
+    grad->prototypes.noalias() = logits.transpose() * z;
+  }
+  return total / S(n);
+}
+
+}  // namespace protoot
