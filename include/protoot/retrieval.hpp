@@ -1,0 +1,160 @@
+// protoot/retrieval.hpp — exact top-k search by inner product / cosine similarity.
+//
+// The similarity matrix of n queries and m gallery items is never formed: a block of queries
+// meets a block of gallery rows in one GEMM tile, and each query keeps a small candidate buffer
+// filtered by its running k-th best score, so memory is O(threads * block_queries *
+// (block_gallery + k) + n k) and the scan of a tile is one compare per entry. Ranking order is
+// score descending, then gallery index ascending (deterministic ties), the same order that
+// retrieval_metrics.hpp uses for P@K and mAP.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "protoot/l2_normalize.hpp"
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+/// Row-major matrix of gallery indices (one row per query).
+using IndexMatrix = Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// The k best gallery items of every query, best first.
+template <class Scalar>
+struct TopK {
+  IndexMatrix indices;    ///< n x k gallery row indices
+  Matrix<Scalar> scores;  ///< n x k similarities, non-increasing along each row
+};
+
+/// Tile sizes of the blocked search (results do not depend on them; only speed and memory do).
+struct SearchBlocks {
+  Index queries = 256;   ///< query rows per tile; OpenMP distributes these blocks
+  Index gallery = 1024;  ///< gallery rows per tile
+};
+
+namespace detail {
+
+/// Calls visit(first_query, first_gallery, tile) for every tile = Q[block] G[block]^T, query
+/// blocks in parallel (one tile buffer per thread), gallery blocks in increasing order within a
+/// query block. `visit` must only touch state belonging to its query rows.
+template <class S, class Visit>
+void for_each_similarity_tile(const Matrix<S>& queries, const Matrix<S>& gallery, SearchBlocks blocks,
+                              Visit&& visit) {
+  const Index n = queries.rows(), m = gallery.rows();
+  const Index query_blocks = (n + blocks.queries - 1) / blocks.queries;
+#pragma omp parallel
+  {
+    Matrix<S> tile;
+#pragma omp for schedule(dynamic, 1)
+    for (Index b = 0; b < query_blocks; ++b) {
+      const Index q0 = b * blocks.queries, nq = std::min(blocks.queries, n - q0);
+      for (Index g0 = 0; g0 < m; g0 += blocks.gallery) {
+        const Index ng = std::min(blocks.gallery, m - g0);
+        tile.resize(nq, ng);
+        tile.noalias() = queries.middleRows(q0, nq) * gallery.middleRows(g0, ng).transpose();
+        visit(q0, g0, static_cast<const Matrix<S>&>(tile));
+      }
+    }
+  }
+}
+
+template <class S>
+struct Candidate {
+  S score;
+  Index index;
+};
+
+/// Ranking order: higher score first, then lower gallery index.
+template <class S>
+bool ranks_before(const Candidate<S>& a, const Candidate<S>& b) {
+  return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
+
+/// Running top-k of one query over gallery items seen in increasing index order. Candidates
+/// accumulate in a buffer of 2k; a full buffer is cut back to its best k by nth_element, which
+/// raises the admission threshold. An item equal to the threshold can never enter: it ties
+/// with a kept item of lower index.
+template <class S>
+class TopKBuffer {
+ public:
+  explicit TopKBuffer(Index k) : k_(k) { items_.reserve(static_cast<std::size_t>(2 * k)); }
+
+  void scan(const S* scores, Index count, Index first_index) {
+    for (Index j = 0; j < count; ++j)
+      if (scores[j] > threshold_) {
+        items_.push_back({scores[j], first_index + j});
+        if (static_cast<Index>(items_.size()) == 2 * k_) shrink();
+      }
+  }
+
+  /// Writes the best k, in ranking order, to the given row pointers.
+  void finish(Index* indices, S* scores) {
+    std::partial_sort(items_.begin(), items_.begin() + k_, items_.end(), ranks_before<S>);
+    for (Index t = 0; t < k_; ++t) {
+      indices[t] = items_[t].index;
+      scores[t] = items_[t].score;
+    }
+  }
+
+ private:
+  void shrink() {
+    std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), ranks_before<S>);
+    threshold_ = items_[k_ - 1].score;
+    items_.resize(k_);
+  }
+
+  Index k_;
+  S threshold_ = -std::numeric_limits<S>::infinity();
+  std::vector<Candidate<S>> items_;
+};
+
+}  // namespace detail
+
+/// Exact top-k maximum inner product search: for each query row q_i (n x d) the k gallery rows
+/// (m x d) with the largest <q_i, g_j>, ordered by score descending then index ascending.
+/// Requires 1 <= k <= m, equal d, finite data. Time O(n m d) in GEMM tiles plus O(n m) compares;
+/// memory as in the header comment. Float and double.
+template <class DQ, class DG>
+TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& queries,
+                                             const Eigen::MatrixBase<DG>& gallery, Index k,
+                                             SearchBlocks blocks = {}) {
+  using S = typename DQ::Scalar;
+  constexpr const char* where = "inner_product_topk";
+  detail::require_nonempty(queries, where, "queries");
+  detail::require_nonempty(gallery, where, "gallery");
+  detail::require_size(gallery.cols(), queries.cols(), where, "gallery columns (feature dimension)");
+  detail::require_finite(queries, where, "queries");
+  detail::require_finite(gallery, where, "gallery");
+  detail::require(k >= 1 && k <= gallery.rows(), where,
+                  "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
+  detail::require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+  const Matrix<S>& q = queries.derived();  // no copy when already a row-major Matrix<S>
+  const Matrix<S>& g = gallery.derived();
+  TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
+  std::vector<detail::TopKBuffer<S>> buffers(static_cast<std::size_t>(q.rows()), detail::TopKBuffer<S>(0));
+  detail::for_each_similarity_tile<S>(q, g, blocks, [&](Index q0, Index g0, const Matrix<S>& tile) {
+    for (Index i = 0; i < tile.rows(); ++i) {
+      auto& buffer = buffers[static_cast<std::size_t>(q0 + i)];
+      if (g0 == 0) buffer = detail::TopKBuffer<S>(k);
+      buffer.scan(tile.row(i).data(), tile.cols(), g0);
+      if (g0 + tile.cols() == g.rows()) {
+        buffer.finish(result.indices.row(q0 + i).data(), result.scores.row(q0 + i).data());
+        buffer = detail::TopKBuffer<S>(0);  // release the memory of finished queries
+      }
+    }
+  });
+  return result;
+}
+
+/// Exact top-k by cosine similarity: inner_product_topk on L2-normalised copies of the rows.
+/// Zero rows have no direction and throw std::invalid_argument.
+template <class DQ, class DG>
+TopK<typename DQ::Scalar> cosine_topk(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery,
+                                      Index k, SearchBlocks blocks = {}) {
+  return inner_product_topk(l2_normalize_rows(queries), l2_normalize_rows(gallery), k, blocks);
+}
+
+}  // namespace protoot
