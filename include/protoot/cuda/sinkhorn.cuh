@@ -1,0 +1,415 @@
+// protoot/cuda/sinkhorn.cuh — balanced and unbalanced Sinkhorn on the GPU.
+//
+// Same options and result as the CPU solvers (sinkhorn_options.hpp); the backend follows the
+// data: these overloads take the cost on the device, either stored (cuda::DeviceMatrix, n x m)
+// or as two point clouds (cuda::PointClouds) whose cost is recomputed in every pass, so the
+// n x m cost never exists (memory O((n + m) d)). Marginals and warm starts are host vectors.
+//
+// Each iteration is two passes over the cost (rows, then columns); the marginal error of an
+// iterate falls out of those passes (the column pass measures the column side, the next row
+// pass the row side), so checking every iteration costs one small reduction, not a third pass.
+// The log form never forms exp(-C/eps); the scaling form stores K = exp(-C/eps) (n x m more
+// device memory) and stops with SinkhornStatus::numerical_error, keeping the last finite
+// iterate, when K v or K^T u underflows.
+//
+// Include from a .cu file compiled by nvcc.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "protoot/cuda/device_matrix.hpp"
+#include "protoot/cuda/sinkhorn_kernels.cuh"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+namespace cuda {
+
+/// Two point clouds on the device defining the cost C_ij = cost(x_i, y_j) on the fly.
+template <class Scalar>
+struct PointClouds {
+  const DeviceMatrix<Scalar>& x;  ///< n x d (rows are the points of the first marginal)
+  const DeviceMatrix<Scalar>& y;  ///< m x d
+  PointCost cost = PointCost::squared_euclidean;
+};
+
+/// Whether the solver materialises the n x m plan into SinkhornResult::plan (host memory).
+/// `none` leaves it empty (potentials, errors and the transport cost are still returned):
+/// plan_ij = exp((f_i + g_j - C_ij) / epsilon) can be rebuilt from f and g when needed.
+enum class PlanOutput { host, none };
+
+namespace detail {
+
+constexpr int threads_per_block = 256;
+constexpr int plan_rows_per_chunk_target = 1 << 24;  // entries staged on the device per plan chunk
+
+inline int blocks_for(long long count, int per_block) { return static_cast<int>((count + per_block - 1) / per_block); }
+
+inline int multiprocessors() {
+  int device = 0, count = 0;
+  PROTOOT_CUDA_CHECK(cudaGetDevice(&device));
+  PROTOOT_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+  return count;
+}
+
+/// Host-side argument checks shared by the device solvers (no device access: testable on CPUs).
+template <class S, class DA, class DB>
+void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
+                       const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options, bool balanced) {
+  require(n > 0 && m > 0, where, "the cost is empty");
+  require(n < (Index(1) << 31) && m < (Index(1) << 31), where, "n and m must be below 2^31");
+  require_size(a.size(), n, where, "a entries vs cost rows");
+  require_size(b.size(), m, where, "b entries vs cost columns");
+  if (balanced) {
+    // float inputs cannot sum to 1 more precisely than a few ulps per entry
+    const double tolerance = std::max(1e-6, 10.0 * std::numeric_limits<S>::epsilon() * std::sqrt(double(n + m)));
+    require_distribution(a, where, "a", tolerance);
+    require_distribution(b, where, "b", tolerance);
+    require(std::abs(static_cast<double>(a.sum() - b.sum())) <= tolerance, where, "a and b must have the same mass");
+  } else {
+    require_weights(a, where, "a");
+    require_weights(b, where, "b");
+  }
+  require_positive(options.epsilon, where, "epsilon");
+  require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
+  require(options.check_every >= 1, where, "check_every must be >= 1");
+  require(options.tolerance >= S(0), where, "tolerance must be >= 0");
+  if (options.epsilon_start > options.epsilon)
+    require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where, "epsilon_decay must be in (0, 1)");
+  require(options.f_init.size() == 0 || options.f_init.size() == n, where, "f_init must be empty or have n entries");
+  require(options.g_init.size() == 0 || options.g_init.size() == m, where, "g_init must be empty or have m entries");
+  if (options.f_init.size()) require_finite(options.f_init, where, "f_init");
+  if (options.g_init.size()) require_finite(options.g_init, where, "g_init");
+}
+
+/// Epsilon in force at iteration k >= 1 (geometric decay from epsilon_start down to epsilon).
+template <class S>
+S epsilon_at(const SinkhornOptions<S>& options, int k) {
+  if (!(options.epsilon_start > options.epsilon)) return options.epsilon;
+  const S scheduled = options.epsilon_start * std::pow(options.epsilon_decay, S(k - 1));
+  return scheduled > options.epsilon ? scheduled : options.epsilon;
+}
+
+/// KL relaxation factor rho / (rho + eps); 1 for a hard constraint (rho = infinity).
+template <class S>
+S relaxation(S rho, S eps) {
+  return std::isinf(rho) ? S(1) : rho / (rho + eps);
+}
+
+/// Sums `count` device values into one host value.
+template <class S>
+S device_sum(const DeviceBuffer<S>& values, long long count, DeviceBuffer<S>& scratch) {
+  sum_kernel<<<1, 1024>>>(values.data(), count, scratch.data());
+  PROTOOT_CUDA_CHECK_LAUNCH(sum_kernel);
+  S host = 0;
+  scratch.download(&host, 1);
+  return host;
+}
+
+/// u <- u^power in place: the scalings of unchanged potentials after epsilon changes.
+template <class S>
+void rescale_scalings(DeviceBuffer<S>& scalings, int count, S power) {
+  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block>>>(scalings.data(), count, power);
+  PROTOOT_CUDA_CHECK_LAUNCH(power_in_place);
+}
+
+/// rho > 0 (NaN rejected); infinity means a hard constraint.
+template <class S>
+void require_relaxation(S rho, const char* where, const char* name) {
+  require(rho > S(0), where, std::string(name) + " must be > 0 (infinity for a hard constraint)");
+}
+
+/// Both half-steps and the plan for a stored cost.
+template <class Form, class S>
+class StoredCostPasses {
+ public:
+  using Accumulator = typename Form::Accumulator;
+
+  StoredCostPasses(const DeviceMatrix<S>& cost)
+      : cost_(cost), n_(static_cast<int>(cost.rows())), m_(static_cast<int>(cost.cols())) {
+    // enough row chunks that the column stage fills the device about 8 blocks per SM deep
+    const int column_blocks = blocks_for(m_, threads_per_block);
+    const int wanted = blocks_for(8LL * multiprocessors(), column_blocks);
+    chunks_ = std::max(1, std::min({wanted, blocks_for(n_, 32), 65535}));
+    rows_per_chunk_ = blocks_for(n_, chunks_);
+    chunks_ = blocks_for(n_, rows_per_chunk_);
+    partial_ = DeviceBuffer<Accumulator>(static_cast<std::size_t>(chunks_) * m_, "Sinkhorn column partials");
+    if (Form::stores_kernel) kernel_ = DeviceBuffer<S>(static_cast<std::size_t>(cost.size()), "the kernel exp(-C/eps)");
+  }
+
+  void set_epsilon(S eps) {
+    if (!Form::stores_kernel || eps == kernel_eps_) return;
+    const long long count = static_cast<long long>(n_) * m_;
+    form_entries<Form><<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(
+        cost_.data(), count, S(1) / eps, kernel_.data());
+    PROTOOT_CUDA_CHECK_LAUNCH(form_entries);
+    kernel_eps_ = eps;
+  }
+
+  void rows(const HalfStep<S>& step) {
+    const int warps = threads_per_block / warp_size;
+    stored_row_step<Form><<<blocks_for(n_, warps), threads_per_block>>>(entries(), n_, m_, step);
+    PROTOOT_CUDA_CHECK_LAUNCH(stored_row_step);
+  }
+
+  void columns(const HalfStep<S>& step) {
+    const dim3 grid(blocks_for(m_, threads_per_block), chunks_);
+    stored_column_partial<Form><<<grid, threads_per_block>>>(entries(), n_, m_, step.other, step.inv_eps,
+                                                            rows_per_chunk_, partial_.data());
+    PROTOOT_CUDA_CHECK_LAUNCH(stored_column_partial);
+    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block>>>(partial_.data(), chunks_, m_, step);
+    PROTOOT_CUDA_CHECK_LAUNCH(stored_column_finish);
+  }
+
+  StoredCost<S> cost() const { return {cost_.data(), m_}; }
+
+ private:
+  const S* entries() const { return Form::stores_kernel ? kernel_.data() : cost_.data(); }
+
+  const DeviceMatrix<S>& cost_;
+  int n_, m_, chunks_ = 1, rows_per_chunk_ = 1;
+  DeviceBuffer<Accumulator> partial_;
+  DeviceBuffer<S> kernel_;
+  S kernel_eps_ = S(0);
+};
+
+/// Both half-steps and the plan with the cost recomputed from two point clouds.
+template <class Form, class S>
+class PointCloudPasses {
+ public:
+  static constexpr int tile = 128;  // points of the updated side per block (cloud_step's TileX)
+
+  PointCloudPasses(const PointClouds<S>& clouds, const char* where)
+      : clouds_(clouds), dim_(static_cast<int>(clouds.x.cols())),
+        x_norms_(static_cast<std::size_t>(clouds.x.rows()), "point norms"),
+        y_norms_(static_cast<std::size_t>(clouds.y.rows()), "point norms"), invalid_(1, "a flag") {
+    int flag = 0;
+    invalid_.upload(&flag, 1);
+    compute_norms(clouds.x, x_norms_);
+    compute_norms(clouds.y, y_norms_);
+    invalid_.download(&flag, 1);
+    require(flag == 0, where,
+            clouds.cost == PointCost::cosine ? "the point clouds contain NaN/Inf or a zero row (cosine cost undefined)"
+                                             : "the point clouds contain NaN or Inf");
+  }
+
+  void set_epsilon(S) {}
+
+  void rows(const HalfStep<S>& step) { launch(x(), y(), step); }
+  void columns(const HalfStep<S>& step) { launch(y(), x(), step); }
+
+  CloudCost<S> cost() const { return {x(), y(), dim_, clouds_.cost}; }
+
+ private:
+  Cloud<S> x() const { return {clouds_.x.data(), x_norms_.data(), static_cast<int>(clouds_.x.rows())}; }
+  Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
+
+  void compute_norms(const DeviceMatrix<S>& points, DeviceBuffer<S>& norms) {
+    cloud_norms<<<blocks_for(points.rows(), threads_per_block), threads_per_block>>>(
+        points.data(), static_cast<int>(points.rows()), dim_, clouds_.cost, norms.data(), invalid_.data());
+    PROTOOT_CUDA_CHECK_LAUNCH(cloud_norms);
+  }
+  void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
+    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile>>>(updated, other, dim_, clouds_.cost, step);
+    PROTOOT_CUDA_CHECK_LAUNCH(cloud_step);
+  }
+
+  const PointClouds<S>& clouds_;
+  int dim_;
+  DeviceBuffer<S> x_norms_, y_norms_;
+  DeviceBuffer<int> invalid_;
+};
+
+/// Rows of the plan in chunks of bounded device memory, plus the transport cost <P, C>.
+template <class S, class Cost>
+void materialise_plan(const Cost& cost, int n, int m, const DeviceBuffer<S>& f, const DeviceBuffer<S>& g, S eps,
+                      PlanOutput output, SinkhornResult<S>& result) {
+  const int chunk_rows = static_cast<int>(std::max<long long>(1, std::min<long long>(n, plan_rows_per_chunk_target / m)));
+  DeviceBuffer<S> staging(output == PlanOutput::host ? static_cast<std::size_t>(chunk_rows) * m : 0, "a plan chunk");
+  DeviceBuffer<S> cost_terms(static_cast<std::size_t>(n), "plan cost terms"), scratch(1);
+  if (output == PlanOutput::host) result.plan.resize(n, m);
+  const int warps = threads_per_block / warp_size;
+  for (int first = 0; first < n; first += chunk_rows) {
+    const int rows = std::min(chunk_rows, n - first);
+    plan_rows<<<blocks_for(rows, warps), threads_per_block>>>(cost, first, rows, m, f.data(), g.data(), S(1) / eps,
+                                                              staging.data(), cost_terms.data());
+    PROTOOT_CUDA_CHECK_LAUNCH(plan_rows);
+    if (output == PlanOutput::host)
+      staging.download(result.plan.data() + static_cast<long long>(first) * m, static_cast<std::size_t>(rows) * m);
+  }
+  result.transport_cost = device_sum(cost_terms, n, scratch);
+}
+
+/// The Sinkhorn loop, shared by every cost source and both forms (see the header comment).
+template <class Form, class S, class Passes>
+SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
+                        const SinkhornOptions<S>& options, PlanOutput output) {
+  constexpr bool scaling = Form::stores_kernel;
+  const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
+  const S eps0 = epsilon_at(options, 1);
+  auto initial = [&](const Vector<S>& warm, int size) {
+    Vector<S> start = Vector<S>::Zero(size);
+    if (warm.size()) start = warm;
+    if (scaling) start = (start.array() / eps0).exp().matrix();
+    return to_device(start);
+  };
+  DeviceBuffer<S> weights_a = to_device(a), weights_b = to_device(b);
+  DeviceBuffer<S> f = initial(options.f_init, n), g = initial(options.g_init, m);
+  DeviceBuffer<S> f_next(n, "potentials"), g_next(m, "potentials");
+  DeviceBuffer<S> errors_a(n, "marginal errors"), errors_b(m, "marginal errors"), scratch(1);
+  DeviceBuffer<int> invalid(1, "a flag");
+  int flag = 0;
+  invalid.upload(&flag, 1);
+  auto step_failed = [&] {
+    invalid.download(&flag, 1);
+    return flag != 0;
+  };
+
+  SinkhornResult<S> result;
+  int done = 0;             // iterations completed: (f, g) is iterate `done`
+  S eps_done = eps0;        // epsilon that iterate was computed at
+  for (int k = 1;; ++k) {
+    const bool last = k > options.max_iterations;  // this row pass only measures the final iterate
+    const S eps = last ? eps_done : epsilon_at(options, k);
+    if (scaling && eps != eps_done) {  // keep f = eps log u fixed across the change of epsilon
+      rescale_scalings(f, n, eps_done / eps);
+      rescale_scalings(g, m, eps_done / eps);
+    }
+    passes.set_epsilon(eps);
+    const S inv_eps = S(1) / eps;
+    passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, inv_eps,
+                 relaxation(rho_a, eps), invalid.data()});
+    if (done >= 1 && (done % options.check_every == 0 || last)) {
+      result.marginal_error_a = device_sum(errors_a, n, scratch);
+      result.marginal_error_b = device_sum(errors_b, m, scratch);
+      result.marginal_error = result.marginal_error_a + result.marginal_error_b;
+      result.error_history.push_back(result.marginal_error);
+      if (!std::isfinite(static_cast<double>(result.marginal_error))) {
+        result.status = SinkhornStatus::numerical_error;
+        break;
+      }
+      if (eps_done == options.epsilon && result.marginal_error <= options.tolerance) {
+        result.converged = true;
+        result.status = SinkhornStatus::converged;
+        break;
+      }
+      if (options.callback && !options.callback(SinkhornProgress<S>{done, eps_done, result.marginal_error})) break;
+    }
+    if (last) break;
+    if (scaling && step_failed()) {
+      result.status = SinkhornStatus::numerical_error;
+      break;
+    }
+    std::swap(f, f_next);
+    passes.columns({f.data(), weights_b.data(), g.data(), g_next.data(), errors_b.data(), true, eps, inv_eps,
+                    relaxation(rho_b, eps), invalid.data()});
+    if (scaling && step_failed()) {
+      std::swap(f, f_next);  // back to the last complete iterate
+      result.status = SinkhornStatus::numerical_error;
+      break;
+    }
+    std::swap(g, g_next);
+    done = k;
+    eps_done = eps;
+  }
+  result.iterations = done;
+  if (scaling) {
+    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block>>>(f.data(), n, eps_done);
+    PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
+    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block>>>(g.data(), m, eps_done);
+    PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
+  }
+  result.f = to_host(f, n);
+  result.g = to_host(g, m);
+  materialise_plan(passes.cost(), n, m, f, g, eps_done, output, result);
+  return result;
+}
+
+template <class S, class Passes, class DA, class DB>
+SinkhornResult<S> dispatch(Passes&& make_passes, const DA& a, const DB& b, S rho_a, S rho_b,
+                           const SinkhornOptions<S>& options, PlanOutput output) {
+  const Vector<S> host_a = a.template cast<S>(), host_b = b.template cast<S>();
+  if (options.log_domain) {
+    auto passes = make_passes(LogForm<S>{});
+    return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
+  }
+  auto passes = make_passes(ScalingForm<S>{});
+  return solve<ScalingForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
+}
+
+template <class S>
+void validate_clouds(const char* where, const PointClouds<S>& clouds) {
+  require(clouds.x.cols() == clouds.y.cols(), where,
+          "x has " + std::to_string(clouds.x.cols()) + " columns but y has " + std::to_string(clouds.y.cols()));
+  require(clouds.x.cols() > 0, where, "the points have no coordinates");
+}
+
+}  // namespace detail
+}  // namespace cuda
+
+/// Balanced entropic OT on the GPU with a stored cost: min <P,C> + eps sum P(log P - 1),
+/// P 1 = a, P^T 1 = b (a, b distributions of sizes n = C.rows(), m = C.cols()).
+/// Same contract and result as the CPU protoot::sinkhorn; two O(nm) passes per iteration.
+/// Throws std::invalid_argument on bad input, protoot::cuda::Error on device failures.
+template <class S, class DA, class DB>
+SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
+                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
+                           cuda::PlanOutput output = cuda::PlanOutput::host) {
+  cuda::detail::validate_sinkhorn("cuda::sinkhorn", C.rows(), C.cols(), a, b, options, true);
+  const S hard = std::numeric_limits<S>::infinity();
+  return cuda::detail::dispatch(
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, hard, hard, options,
+      output);
+}
+
+/// Unbalanced entropic OT on the GPU with a stored cost: KL(P 1 | a) and KL(P^T 1 | b) penalties
+/// weighted rho_a, rho_b (> 0; infinity = hard constraint). Same contract as the CPU solver.
+template <class S, class DA, class DB>
+SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
+                                      const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
+                                      const SinkhornOptions<S>& options,
+                                      cuda::PlanOutput output = cuda::PlanOutput::host) {
+  constexpr const char* where = "cuda::sinkhorn_unbalanced";
+  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, options, false);
+  cuda::detail::require_relaxation(rho_a, where, "rho_a");
+  cuda::detail::require_relaxation(rho_b, where, "rho_b");
+  return cuda::detail::dispatch(
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, rho_a, rho_b, options,
+      output);
+}
+
+/// Balanced Sinkhorn with C_ij = cost(x_i, y_j) recomputed on the fly (KeOps-style): device
+/// memory O((n + m) d), each pass O(n m d) arithmetic. Prefer PlanOutput::none for large n m.
+template <class S, class DA, class DB>
+SinkhornResult<S> sinkhorn(const cuda::PointClouds<S>& clouds, const Eigen::MatrixBase<DA>& a,
+                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
+                           cuda::PlanOutput output = cuda::PlanOutput::host) {
+  constexpr const char* where = "cuda::sinkhorn";
+  cuda::detail::validate_clouds(where, clouds);
+  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, options, true);
+  const S hard = std::numeric_limits<S>::infinity();
+  return cuda::detail::dispatch(
+      [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, hard, hard,
+      options, output);
+}
+
+/// Unbalanced Sinkhorn on point clouds (see the stored-cost overload for rho_a, rho_b).
+template <class S, class DA, class DB>
+SinkhornResult<S> sinkhorn_unbalanced(const cuda::PointClouds<S>& clouds, const Eigen::MatrixBase<DA>& a,
+                                      const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
+                                      const SinkhornOptions<S>& options,
+                                      cuda::PlanOutput output = cuda::PlanOutput::host) {
+  constexpr const char* where = "cuda::sinkhorn_unbalanced";
+  cuda::detail::validate_clouds(where, clouds);
+  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, options, false);
+  cuda::detail::require_relaxation(rho_a, where, "rho_a");
+  cuda::detail::require_relaxation(rho_b, where, "rho_b");
+  return cuda::detail::dispatch(
+      [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, rho_a, rho_b,
+      options, output);
+}
+
+}  // namespace protoot
