@@ -14,6 +14,7 @@ enum class SinkhornStatus {
   converged,        ///< marginal error <= tolerance
   max_iterations,   ///< iteration budget spent first (plan is still the last valid iterate)
   numerical_error,  ///< scaling form under/overflowed; plan is the last finite iterate
+  interrupted,      ///< SinkhornOptions::callback returned false
 };
 
 /// State handed to SinkhornOptions::callback after each checked iteration.
@@ -31,18 +32,25 @@ struct SinkhornOptions {
   Scalar epsilon = Scalar(0);
   int max_iterations = 1000;
   /// Stop when the L1 marginal violation ||P1 - a||_1 + ||P^T1 - b||_1 is at most this.
+  /// After each iteration the rows are exact, so this is the column side. For a KL-relaxed side
+  /// (finite rho) the target is the marginal the optimum matches, a * exp(-f / rho), not a.
   Scalar tolerance = Scalar(1e-9);
   /// true: log-sum-exp updates of the potentials (stable at any epsilon).
   /// false: classic scaling (u, v) iterations on exp(-C/eps) (faster; underflows at small eps,
   /// which is detected and reported as SinkhornStatus::numerical_error).
   bool log_domain = true;
+  /// Scaling form only: on under/overflow, continue from the last finite iterate in the log
+  /// domain instead of stopping with SinkhornStatus::numerical_error.
+  bool log_domain_fallback = false;
   /// Evaluate the marginal error every this many iterations (>= 1).
   int check_every = 1;
   /// Epsilon scaling: when > epsilon, start here and multiply by epsilon_decay each iteration
   /// until epsilon is reached (convergence is only declared at the target epsilon).
   Scalar epsilon_start = Scalar(0);
   Scalar epsilon_decay = Scalar(0.5);
-  /// Warm start: dual potentials f (size n) and g (size m); empty means zeros.
+  /// Warm start from dual potentials (e.g. a previous result's f and g). Sinkhorn alternates
+  /// g then f, so g_init (size m), when given, is the starting column potential and f_init is
+  /// not needed; otherwise g starts from f_init (size n; empty means zeros).
   Vector<Scalar> f_init, g_init;
   /// Called after each checked iteration; return false to stop early.
   std::function<bool(const SinkhornProgress<Scalar>&)> callback;
@@ -55,11 +63,12 @@ struct SinkhornResult {
   int iterations = 0;
   bool converged = false;
   SinkhornStatus status = SinkhornStatus::max_iterations;
+  // Marginal errors of the returned plan, recomputed from it (relaxed targets as in tolerance).
   Scalar marginal_error = Scalar(0);    ///< L1 violation on both sides, as in tolerance
   Scalar marginal_error_a = Scalar(0);  ///< ||P 1 - a||_1
   Scalar marginal_error_b = Scalar(0);  ///< ||P^T 1 - b||_1
   Scalar transport_cost = Scalar(0);    ///< <P, C>
-  std::vector<Scalar> error_history;    ///< marginal_error at each checked iteration
+  std::vector<Scalar> error_history;    ///< the stopping criterion at each checked iteration
 };
 
 }  // namespace protoot

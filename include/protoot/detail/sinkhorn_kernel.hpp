@@ -1,0 +1,439 @@
+// protoot/detail/sinkhorn_kernel.hpp — the one Sinkhorn kernel behind sinkhorn(),
+// sinkhorn_unbalanced() and sinkhorn_batch() (inputs are validated by the callers).
+//
+// Problem: min_P <P, C> + eps sum P (log P - 1) + rho_a KL(P1 | a) + rho_b KL(P^T1 | b), with
+// rho = +inf meaning the hard constraint. The optimum is P = exp((f_i + g_j - C_ij) / eps) at the
+// fixed point (POT 0.8.2's sinkhorn_knopp_unbalanced, in potentials f = eps log u, g = eps log v)
+//     g_j = lambda_b (eps log b_j - eps LSE_i((f_i - C_ij) / eps)),   lambda = rho / (rho + eps),
+//     f_i = lambda_a (eps log a_i - eps LSE_j((g_j - C_ij) / eps)),
+// so balanced Sinkhorn is lambda = 1. Updates alternate g then f (POT's order for ot.sinkhorn, and
+// SwAV's: prototype/column side first), so after iteration k the rows of P are exact and the
+// column violation measures convergence.
+//
+// Each iteration is ONE streaming pass over C (log form) or K = exp(-C / eps) (scaling form):
+// row i yields f_i (or u_i), and at once its contribution to the column sums of the new plan,
+// from which the next g (or v) follows. The column sums of the current plan are exactly what the
+// marginal error needs, so convergence checks are free.
+//   log form:     e_ij = exp((g_j - C_ij) / eps - max_j(...)) is the stable row term; the plan row
+//                 is e_ij * exp(f_i / eps + max), whose column sums give g_new = g + eps log(b / sum)
+//                 (times lambda). Columns whose sums underflow are recomputed with an exact,
+//                 max-shifted log-sum-exp, so any epsilon works.
+//   scaling form: u_i = (a_i / (K v)_i)^lambda, accumulate u_i K_i. into K^T u. A zero or
+//                 non-finite scaling stops with SinkhornStatus::numerical_error at the last finite
+//                 iterate, or continues in the log form (SinkhornOptions::log_domain_fallback).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "protoot/detail/fast_exp.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/types.hpp"
+
+namespace protoot::detail {
+
+/// Problems smaller than this many cost entries run on one thread (threading costs more).
+constexpr Index kSinkhornParallelEntries = Index(1) << 15;
+
+/// The marginal an unbalanced optimum matches on one side: mass * exp(-potential / rho)
+/// (the KL penalty's gradient balance); the mass itself for a hard side (rho = +inf).
+template <class Scalar>
+Scalar relaxed_target(Scalar mass, Scalar potential, Scalar rho) {
+  if (std::isinf(rho) || mass == Scalar(0)) return mass;
+  return mass * std::exp(-potential / rho);
+}
+
+/// lambda = rho / (rho + eps), the damping of a relaxed side; 1 for a hard side.
+template <class Scalar>
+Scalar relaxation_exponent(Scalar rho, Scalar epsilon) {
+  return std::isinf(rho) ? Scalar(1) : rho / (rho + epsilon);
+}
+
+template <class Scalar>
+class SinkhornKernel {
+ public:
+  using S = Scalar;
+  using CostRef = Eigen::Ref<const Matrix<S>>;
+
+  /// `parallel` = false keeps the solve on the calling thread (used inside sinkhorn_batch).
+  SinkhornKernel(const CostRef& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
+                 const SinkhornOptions<S>& options, bool parallel)
+      : C_(C), a_(a), b_(b), rho_a_(rho_a), rho_b_(rho_b), opt_(options),
+        n_(C.rows()), m_(C.cols()),
+        threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
+        log_a_(a.array().log()), log_b_(b.array().log()),
+        row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(threads_) * m_),
+        column_sums_(m_) {}
+
+  SinkhornResult<S> solve() {
+    f_ = opt_.f_init.size() ? opt_.f_init : Vector<S>(Vector<S>::Zero(n_));
+    bool have_g = opt_.g_init.size() != 0;
+    g_ = have_g ? opt_.g_init : Vector<S>(Vector<S>::Zero(m_));
+    last_epsilon_ = epsilon_at(1);
+    int first = 1;
+    if (!opt_.log_domain) {
+      if (run_scaling(have_g)) return finish();
+      if (!opt_.log_domain_fallback) return finish();
+      // Continue from the last finite iterate, in the log domain.
+      first = result_.iterations + 1;
+      have_g = true;
+      result_.status = SinkhornStatus::max_iterations;
+    }
+    run_log(have_g, first);
+    return finish();
+  }
+
+ private:
+  // ---- shared pieces ------------------------------------------------------------------------
+  static int thread_budget(bool parallel) {
+#ifdef _OPENMP
+    return parallel ? omp_get_max_threads() : 1;
+#else
+    (void)parallel;
+    return 1;
+#endif
+  }
+  static int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+  }
+  const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
+
+  /// Epsilon in force at iteration k (1-based): the geometric ramp, then the target.
+  S epsilon_at(int k) const {
+    if (!(opt_.epsilon_start > opt_.epsilon)) return opt_.epsilon;
+    return std::max(opt_.epsilon, opt_.epsilon_start * std::pow(opt_.epsilon_decay, S(k - 1)));
+  }
+
+  /// Zeroes each thread's column accumulator, runs row_work(i, accumulator, row scratch) over
+  /// the rows in parallel, and leaves the accumulators' sum in column_sums_.
+  template <class RowWork>
+  void row_pass(RowWork&& row_work) {
+    const Index m = m_;
+#pragma omp parallel num_threads(threads_) if (threads_ > 1)
+    {
+      S* accumulator = column_buffer_.data() + std::size_t(thread_id()) * m;
+      S* scratch = row_buffer_.data() + std::size_t(thread_id()) * m;
+      std::fill(accumulator, accumulator + m, S(0));
+#pragma omp for schedule(static)
+      for (Index i = 0; i < n_; ++i) row_work(i, accumulator, scratch);
+#pragma omp for schedule(static)
+      for (Index j = 0; j < m; ++j) {
+        S total = S(0);
+        for (int t = 0; t < threads_; ++t) total += column_buffer_[std::size_t(t) * m + j];
+        column_sums_[j] = total;
+      }
+    }
+  }
+
+  /// Records iteration k's error; returns true when the solve must stop (converged/callback).
+  bool record(int k, S epsilon, S error) {
+    result_.iterations = k;
+    result_.marginal_error = error;
+    if (k % opt_.check_every != 0 && k != opt_.max_iterations) return false;
+    result_.error_history.push_back(error);
+    if (epsilon == opt_.epsilon && error <= opt_.tolerance) {
+      result_.status = SinkhornStatus::converged;
+      return true;
+    }
+    if (opt_.callback && !opt_.callback(SinkhornProgress<S>{k, epsilon, error})) {
+      result_.status = SinkhornStatus::interrupted;
+      return true;
+    }
+    return false;
+  }
+
+  // ---- log form -----------------------------------------------------------------------------
+  void run_log(bool have_g, int first) {
+    if (!have_g) g_ = exact_column_update(epsilon_at(first));
+    Vector<S> g_next(m_);
+    for (int k = first; k <= opt_.max_iterations; ++k) {
+      const S epsilon = epsilon_at(k);
+      last_epsilon_ = epsilon;
+      log_row_pass(epsilon);
+      const S error = log_column_update(epsilon, g_next);
+      if (record(k, epsilon, error) || k == opt_.max_iterations) return;  // iterate (f_k, g_k)
+      g_.swap(g_next);
+    }
+  }
+
+  /// f from g; column_sums_ = column sums of the plan (f_new, g).
+  void log_row_pass(S epsilon) {
+    const S inv_eps = S(1) / epsilon, lambda = relaxation_exponent(rho_a_, epsilon);
+    const Index m = m_;
+    const S* g = g_.data();
+    row_pass([&](Index i, S* accumulator, S* e) {
+      const S* c = cost_row(i);
+      S top = -std::numeric_limits<S>::infinity();
+#pragma omp simd reduction(max : top)
+      for (Index j = 0; j < m; ++j) {
+        e[j] = (g[j] - c[j]) * inv_eps;
+        top = std::max(top, e[j]);
+      }
+      S sum = S(0);
+#pragma omp simd reduction(+ : sum)
+      for (Index j = 0; j < m; ++j) {
+        e[j] = fast_exp(e[j] - top);
+        sum += e[j];
+      }
+      const S f = lambda * epsilon * (log_a_[i] - top - std::log(sum));
+      f_[i] = f;
+      const S row_scale = std::exp(f * inv_eps + top);  // plan row i = e * row_scale
+#pragma omp simd
+      for (Index j = 0; j < m; ++j) accumulator[j] += row_scale * e[j];
+    });
+  }
+
+  /// g_next from column_sums_; returns the column violation of the plan (f, g).
+  S log_column_update(S epsilon, Vector<S>& g_next) {
+    const S lambda = relaxation_exponent(rho_b_, epsilon);
+    // Below this a column sum has lost precision to underflow: recompute it exactly.
+    const S smallest_reliable = std::numeric_limits<S>::min() / std::numeric_limits<S>::epsilon();
+    std::vector<Index> unreliable;
+    for (Index j = 0; j < m_; ++j) {
+      const S sum = column_sums_[j];
+      if (b_[j] == S(0))
+        g_next[j] = -std::numeric_limits<S>::infinity();
+      else if (sum >= smallest_reliable && std::isfinite(sum))
+        g_next[j] = lambda * (epsilon * (log_b_[j] - std::log(sum)) + g_[j]);
+      else
+        unreliable.push_back(j);
+    }
+    if (!unreliable.empty()) {
+      const std::vector<S> lse = column_log_sum_exp(epsilon, unreliable);
+      for (std::size_t q = 0; q < unreliable.size(); ++q) {
+        const Index j = unreliable[q];
+        g_next[j] = lambda * epsilon * (log_b_[j] - lse[q]);
+        column_sums_[j] = std::exp(g_[j] / epsilon + lse[q]);
+      }
+    }
+    S error = S(0);
+    for (Index j = 0; j < m_; ++j) error += std::abs(column_sums_[j] - relaxed_target(b_[j], g_[j], rho_b_));
+    return error;
+  }
+
+  /// g from f for every column, each with an exact max-shifted log-sum-exp.
+  Vector<S> exact_column_update(S epsilon) {
+    std::vector<Index> all(static_cast<std::size_t>(m_));
+    for (Index j = 0; j < m_; ++j) all[std::size_t(j)] = j;
+    const std::vector<S> lse = column_log_sum_exp(epsilon, all);
+    const S lambda = relaxation_exponent(rho_b_, epsilon);
+    Vector<S> g(m_);
+    for (Index j = 0; j < m_; ++j) g[j] = lambda * epsilon * (log_b_[j] - lse[std::size_t(j)]);
+    return g;
+  }
+
+  /// LSE_i((f_i - C_ij) / eps) for the given columns: a max pass, then a shifted-sum pass,
+  /// both streaming C by rows.
+  std::vector<S> column_log_sum_exp(S epsilon, const std::vector<Index>& columns) {
+    const S inv_eps = S(1) / epsilon;
+    const Index count = Index(columns.size());
+    const Index* cols = columns.data();
+    const S* f = f_.data();
+    std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
+    std::vector<S> sum(std::size_t(threads_) * count, S(0));
+    std::vector<S> column_top(std::size_t(count), -std::numeric_limits<S>::infinity());
+#pragma omp parallel num_threads(threads_) if (threads_ > 1)
+    {
+      S* my_top = top.data() + std::size_t(thread_id()) * count;
+      S* my_sum = sum.data() + std::size_t(thread_id()) * count;
+#pragma omp for schedule(static)
+      for (Index i = 0; i < n_; ++i) {
+        const S* c = cost_row(i);
+#pragma omp simd
+        for (Index q = 0; q < count; ++q) my_top[q] = std::max(my_top[q], (f[i] - c[cols[q]]) * inv_eps);
+      }
+#pragma omp single
+      for (int t = 0; t < threads_; ++t)
+        for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
+#pragma omp for schedule(static)
+      for (Index i = 0; i < n_; ++i) {
+        const S* c = cost_row(i);
+#pragma omp simd
+        for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[cols[q]]) * inv_eps - column_top[q]);
+      }
+    }
+    std::vector<S> lse(static_cast<std::size_t>(count));
+    for (Index q = 0; q < count; ++q) {
+      S total = S(0);
+      for (int t = 0; t < threads_; ++t) total += sum[std::size_t(t) * count + q];
+      lse[q] = column_top[q] + std::log(total);
+    }
+    return lse;
+  }
+
+  // ---- scaling form -------------------------------------------------------------------------
+  // Works on the kernel K = exp((f0_i + g0_j - C_ij) / eps) with the potentials f0, g0 absorbed
+  // (warm start, epsilon changes), so f = f0 + eps log u and g = g0 + eps log v.
+
+  /// Builds K for `epsilon` around the current potentials and resets u = v = 1.
+  void absorb(S epsilon) {
+    kernel_epsilon_ = epsilon;
+    f0_ = f_;
+    g0_ = g_;
+    kernel_.resize(n_, m_);
+    const S inv_eps = S(1) / epsilon;
+    const Index m = m_;
+#pragma omp parallel for num_threads(threads_) if (threads_ > 1) schedule(static)
+    for (Index i = 0; i < n_; ++i) {
+      const S* c = cost_row(i);
+      S* k = kernel_.data() + i * m;
+      const S fi = f0_[i];
+#pragma omp simd
+      for (Index j = 0; j < m; ++j) k[j] = fast_exp((fi + g0_[j] - c[j]) * inv_eps);
+    }
+    u_.setOnes(n_);
+    v_.setOnes(m_);
+  }
+
+  /// Potentials of the scalings (u, v) on the current kernel.
+  void potentials_from_scalings(const Vector<S>& u, const Vector<S>& v) {
+    f_ = f0_.array() + kernel_epsilon_ * u.array().log();
+    g_ = g0_.array() + kernel_epsilon_ * v.array().log();
+  }
+
+  /// Scaling on one side: (mass / K-product)^lambda, with the factor exp(-p0 / (rho + eps)) that
+  /// an absorbed potential p0 contributes on a relaxed side. Returns false when not finite.
+  static bool rescale(S mass, S product, S p0, S rho, S epsilon, S& out) {
+    if (mass == S(0)) {
+      out = S(0);
+      return true;
+    }
+    out = mass / product;
+    if (!std::isinf(rho)) out = std::pow(out, rho / (rho + epsilon)) * std::exp(-p0 / (rho + epsilon));
+    return product > S(0) && std::isfinite(out) && out > S(0);
+  }
+
+  /// Returns true when finished (converged, budget spent, interrupted); false on numerical error,
+  /// with f_, g_ and result_.iterations at the last finite iterate.
+  bool run_scaling(bool have_g) {
+    const int first = 1;
+    absorb(epsilon_at(first));
+    const Index m = m_;
+    if (!have_g) {  // v from u = 1: column sums of K
+      row_pass([&](Index i, S* accumulator, S*) {
+        const S* k = kernel_.data() + i * m;
+#pragma omp simd
+        for (Index j = 0; j < m; ++j) accumulator[j] += k[j];
+      });
+      for (Index j = 0; j < m_; ++j)
+        if (!rescale(b_[j], column_sums_[j], g0_[j], rho_b_, kernel_epsilon_, v_[j]))
+          return numerical_error(u_, v_, 0);
+    }
+    Vector<S> u_next(n_), v_next(m_);
+    v_previous_ = v_;
+    for (int k = first; k <= opt_.max_iterations; ++k) {
+      const S epsilon = epsilon_at(k);
+      last_epsilon_ = epsilon;
+      if (epsilon != kernel_epsilon_) {
+        potentials_from_scalings(u_, v_);
+        absorb(epsilon);
+        v_previous_ = v_;
+      }
+      bool finite = true;
+      row_pass([&](Index i, S* accumulator, S*) {
+        const S* kr = kernel_.data() + i * m;
+        const S* v = v_.data();
+        S product = S(0);
+#pragma omp simd reduction(+ : product)
+        for (Index j = 0; j < m; ++j) product += kr[j] * v[j];
+        S ui;
+        if (!rescale(a_[i], product, f0_[i], rho_a_, epsilon, ui)) {
+#pragma omp atomic write
+          finite = false;
+          ui = S(0);
+        }
+        u_next[i] = ui;
+#pragma omp simd
+        for (Index j = 0; j < m; ++j) accumulator[j] += ui * kr[j];
+      });
+      if (!finite) return numerical_error(u_, v_previous_, k - 1);
+      S error = S(0);
+      for (Index j = 0; j < m_; ++j) {
+        const S sum = v_[j] * column_sums_[j];
+        error += std::abs(sum - relaxed_target(b_[j], g0_[j] + epsilon * std::log(v_[j]), rho_b_));
+        finite = rescale(b_[j], column_sums_[j], g0_[j], rho_b_, epsilon, v_next[j]) && finite;
+      }
+      u_.swap(u_next);
+      if (!finite) return numerical_error(u_, v_, k);
+      if (record(k, epsilon, error) || k == opt_.max_iterations) break;  // iterate (u_k, v_k)
+      v_previous_ = v_;
+      v_.swap(v_next);
+    }
+    potentials_from_scalings(u_, v_);
+    return true;
+  }
+
+  bool numerical_error(const Vector<S>& u, const Vector<S>& v, int iterations) {
+    potentials_from_scalings(u, v);
+    result_.iterations = iterations;
+    result_.status = SinkhornStatus::numerical_error;
+    return false;
+  }
+
+  // ---- result -------------------------------------------------------------------------------
+  /// The plan of the final potentials with its exact marginal errors and cost.
+  SinkhornResult<S> finish() {
+    const S epsilon = last_epsilon_, inv_eps = S(1) / epsilon;
+    const Index m = m_;
+    result_.plan.resize(n_, m_);
+    Vector<S> row_sums(n_);
+    double cost = 0;
+    row_pass([&](Index i, S* accumulator, S*) {
+      const S* c = cost_row(i);
+      S* p = result_.plan.data() + i * m;
+      const S fi = f_[i];
+      S row = S(0), row_cost = S(0);
+#pragma omp simd reduction(+ : row, row_cost)
+      for (Index j = 0; j < m; ++j) {
+        p[j] = fast_exp((fi + g_[j] - c[j]) * inv_eps);
+        row += p[j];
+        row_cost += p[j] * c[j];
+        accumulator[j] += p[j];
+      }
+      row_sums[i] = row;
+#pragma omp atomic
+      cost += double(row_cost);
+    });
+    S error_a = S(0), error_b = S(0);
+    for (Index i = 0; i < n_; ++i) error_a += std::abs(row_sums[i] - relaxed_target(a_[i], f_[i], rho_a_));
+    for (Index j = 0; j < m_; ++j) error_b += std::abs(column_sums_[j] - relaxed_target(b_[j], g_[j], rho_b_));
+    result_.f = f_;
+    result_.g = g_;
+    result_.marginal_error_a = error_a;
+    result_.marginal_error_b = error_b;
+    result_.marginal_error = error_a + error_b;
+    result_.transport_cost = S(cost);
+    result_.converged = result_.status == SinkhornStatus::converged;
+    return std::move(result_);
+  }
+
+  const CostRef& C_;
+  const Vector<S>& a_;
+  const Vector<S>& b_;
+  const S rho_a_, rho_b_;
+  const SinkhornOptions<S>& opt_;
+  const Index n_, m_;
+  const int threads_;
+  const Vector<S> log_a_, log_b_;
+  std::vector<S> row_buffer_, column_buffer_;  // per-thread scratch rows and column accumulators
+  Vector<S> column_sums_;
+  Vector<S> f_, g_;
+  S last_epsilon_ = S(0);
+  // scaling form
+  Matrix<S> kernel_;
+  Vector<S> f0_, g0_, u_, v_, v_previous_;
+  S kernel_epsilon_ = S(0);
+  SinkhornResult<S> result_;
+};
+
+}  // namespace protoot::detail

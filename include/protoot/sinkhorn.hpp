@@ -1,0 +1,109 @@
+// protoot/sinkhorn.hpp — entropic optimal transport: balanced, unbalanced and semi-relaxed
+// Sinkhorn on the CPU, in the log domain (stable at any epsilon) or with scalings (faster).
+#pragma once
+
+#include <cmath>
+#include <sstream>
+
+#include "protoot/detail/sinkhorn_kernel.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+namespace detail {
+
+/// Throws std::invalid_argument naming the problem when a Sinkhorn problem is ill-posed.
+/// `balanced` (both sides hard) additionally requires equal masses (1e-6 relative).
+template <class DC, class S>
+void validate_sinkhorn(const char* where, const Eigen::MatrixBase<DC>& C, const Vector<S>& a,
+                       const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
+  require_nonempty(C, where, "cost matrix C");
+  require_size(a.size(), C.rows(), where, "a must have one entry per row of C");
+  require_size(b.size(), C.cols(), where, "b must have one entry per column of C");
+  require_finite(C, where, "cost matrix C");
+  require_weights(a, where, "a");
+  require_weights(b, where, "b");
+  require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
+  require(rho_b > S(0), where, "rho_b must be > 0 (+infinity for a hard constraint)");
+  if (std::isinf(rho_a) && std::isinf(rho_b)) {
+    const double mass_a = double(a.sum()), mass_b = double(b.sum());
+    if (std::abs(mass_a - mass_b) > 1e-6 * std::max(mass_a, mass_b)) {
+      std::ostringstream os;
+      os << "a and b must have the same total mass (got " << mass_a << " and " << mass_b << ")";
+      fail(where, os.str());
+    }
+  }
+  require_positive(options.epsilon, where, "epsilon");
+  require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
+  require(options.tolerance >= S(0), where, "tolerance must be >= 0");
+  require(options.check_every >= 1, where, "check_every must be >= 1");
+  if (options.epsilon_start > options.epsilon) {
+    require(std::isfinite(options.epsilon_start), where, "epsilon_start must be finite");
+    require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where,
+            "epsilon_decay must be in (0, 1)");
+  }
+  if (options.f_init.size()) {
+    require_size(options.f_init.size(), C.rows(), where, "f_init must have one entry per row of C");
+    require_finite(options.f_init, where, "f_init");
+  }
+  if (options.g_init.size()) {
+    require_size(options.g_init.size(), C.cols(), where, "g_init must have one entry per column of C");
+    require_finite(options.g_init, where, "g_init");
+  }
+}
+
+template <class DC, class DA, class DB>
+SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eigen::MatrixBase<DC>& C,
+                                                   const Eigen::MatrixBase<DA>& a,
+                                                   const Eigen::MatrixBase<DB>& b,
+                                                   typename DC::Scalar rho_a, typename DC::Scalar rho_b,
+                                                   const SinkhornOptions<typename DC::Scalar>& options) {
+  using S = typename DC::Scalar;
+  static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "Sinkhorn runs on float or double");
+  const Vector<S> a_vec = a.template cast<S>();
+  const Vector<S> b_vec = b.template cast<S>();
+  validate_sinkhorn(where, C, a_vec, b_vec, rho_a, rho_b, options);
+  const Eigen::Ref<const Matrix<S>> cost(C);  // maps a row-major cost, copies any other layout
+  return SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, options, true).solve();
+}
+
+}  // namespace detail
+
+/// Balanced entropic optimal transport (= POT 0.8.2 `ot.sinkhorn(a, b, C, reg=epsilon)`):
+///   min_P <P, C> + epsilon sum_ij P_ij (log P_ij - 1)   s.t.  P 1 = a,  P^T 1 = b.
+/// C: n x m cost (any storage order, float or double; units of epsilon); a (n), b (m): non-negative
+/// weights of equal total mass (1e-6 relative), any expression convertible to the cost's scalar.
+/// Returns the plan P = exp((f_i + g_j - C_ij) / epsilon), the potentials, the status and the
+/// marginal errors of P. options.log_domain picks log-sum-exp updates (stable at any epsilon) or
+/// scalings u, v on exp(-C / epsilon) (faster; under/overflow is reported, never returned as NaN).
+/// Cost: O(n m) time per iteration (one streaming pass over C, OpenMP over rows), O(n m) memory
+/// for the plan (plus the kernel in the scaling form). Throws std::invalid_argument on bad input.
+template <class DC, class DA, class DB>
+SinkhornResult<typename DC::Scalar> sinkhorn(const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DA>& a,
+                                             const Eigen::MatrixBase<DB>& b,
+                                             const SinkhornOptions<typename DC::Scalar>& options) {
+  using S = typename DC::Scalar;
+  const S hard = std::numeric_limits<S>::infinity();
+  return detail::solve_sinkhorn("sinkhorn", C, a, b, hard, hard, options);
+}
+
+/// Unbalanced entropic optimal transport:
+///   min_P <P, C> + epsilon sum P (log P - 1) + rho_a KL(P 1 | a) + rho_b KL(P^T 1 | b).
+/// rho = +infinity makes that side a hard constraint, so (inf, rho) is semi-relaxed (e.g. samples
+/// fully assigned, prototype sizes only encouraged) and (inf, inf) is sinkhorn(). With
+/// rho_a = rho_b = rho it equals POT 0.8.2 `ot.unbalanced.sinkhorn_unbalanced(a, b, C, epsilon, rho)`.
+/// Masses of a and b may differ unless both sides are hard. Each update is damped by the exponent
+/// rho / (rho + epsilon); the marginal errors compare with the relaxed targets a * exp(-f / rho_a)
+/// and b * exp(-g / rho_b), which the optimum matches. Shapes, cost and errors as sinkhorn();
+/// rho_a, rho_b must be > 0. Small fixed max_iterations (SwAV uses 3) are cheap: one pass each.
+template <class DC, class DA, class DB>
+SinkhornResult<typename DC::Scalar> sinkhorn_unbalanced(const Eigen::MatrixBase<DC>& C,
+                                                        const Eigen::MatrixBase<DA>& a,
+                                                        const Eigen::MatrixBase<DB>& b,
+                                                        typename DC::Scalar rho_a, typename DC::Scalar rho_b,
+                                                        const SinkhornOptions<typename DC::Scalar>& options) {
+  return detail::solve_sinkhorn("sinkhorn_unbalanced", C, a, b, rho_a, rho_b, options);
+}
+
+}  // namespace protoot
