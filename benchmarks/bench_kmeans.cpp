@@ -1,0 +1,84 @@
+// K-means on the ProtoOT-scale workload: n = 100000, d = 128, k = 100, 20 Lloyd iterations,
+// float32, one init — the figure compared against faiss and scikit-learn in docs/benchmarks.md.
+//
+// Data: PROTOOT_BENCH_INPUT=<dir> reads <dir>/X.bin (raw row-major float32 or float64, told
+// apart by the file size) with shape PROTOOT_BENCH_N x PROTOOT_BENCH_D, so peers can time the
+// very same points (benchmarks/peer_kmeans.py writes such a directory); otherwise a fixed-seed
+// Gaussian mixture is generated. PROTOOT_BENCH_K overrides k.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "protoot/kmeans.hpp"
+
+namespace {
+
+using protoot::Index;
+using Points = protoot::Matrix<float>;
+
+Index env_index(const char* name, Index fallback) {
+  const char* value = std::getenv(name);
+  return value ? static_cast<Index>(std::stoll(value)) : fallback;
+}
+
+template <class Stored>
+Points read_points(std::ifstream& in, Index n, Index d) {
+  protoot::Matrix<Stored> raw(n, d);
+  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size() * sizeof(Stored)));
+  if (!in) throw std::runtime_error("bench_kmeans: short read of X.bin");
+  return raw.template cast<float>();
+}
+
+Points load_points() {
+  const Index n = env_index("PROTOOT_BENCH_N", 100000), d = env_index("PROTOOT_BENCH_D", 128);
+  if (const char* dir = std::getenv("PROTOOT_BENCH_INPUT")) {
+    std::ifstream in(std::string(dir) + "/X.bin", std::ios::binary | std::ios::ate);
+    const auto bytes = static_cast<Index>(in.tellg());
+    in.seekg(0);
+    if (bytes == n * d * Index(sizeof(float))) return read_points<float>(in, n, d);
+    if (bytes == n * d * Index(sizeof(double))) return read_points<double>(in, n, d);
+    throw std::runtime_error("bench_kmeans: X.bin size matches neither float32 nor float64 n x d");
+  }
+  // 100 overlapping Gaussian blobs: Lloyd keeps moving for all 20 iterations.
+  std::mt19937_64 rng(42);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  Points centres(100, d), X(n, d);
+  for (Index i = 0; i < centres.size(); ++i) centres.data()[i] = normal(rng);
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < d; ++j) X(i, j) = centres(i % 100, j) + 2.f * normal(rng);
+  return X;
+}
+
+const Points& points() {
+  static const Points X = load_points();
+  return X;
+}
+
+void run(benchmark::State& state, protoot::KMeansInit init) {
+  const Points& X = points();
+  protoot::KMeansOptions<float> options;
+  options.max_iterations = 20;
+  options.tolerance = 0;
+  options.init = init;
+  int iterations = 0;
+  for (auto _ : state) {
+    const auto result = protoot::kmeans(X, env_index("PROTOOT_BENCH_K", 100), options);
+    benchmark::DoNotOptimize(result.inertia);
+    iterations = result.iterations;
+    state.counters["inertia"] = result.inertia;
+  }
+  state.counters["lloyd_iterations"] = iterations;
+}
+
+void BM_KMeansRandomInit(benchmark::State& state) { run(state, protoot::KMeansInit::random); }
+void BM_KMeansPlusPlus(benchmark::State& state) { run(state, protoot::KMeansInit::kmeans_plus_plus); }
+
+}  // namespace
+
+BENCHMARK(BM_KMeansRandomInit)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_KMeansPlusPlus)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_MAIN();

@@ -1,0 +1,425 @@
+// protoot/kmeans.hpp — K-means (Lloyd) with k-means++ seeding, per-point weights, warm start
+// and a spherical (cosine) mode: the clustering that gives ProtoOT its prototypes and the
+// cluster proportions used as prototype-side marginals.
+//
+// Every pass over the data is blocked: a block of rows meets all centroids in one GEMM
+// (||x||^2 - 2 x c^T + ||c||^2), blocks run in parallel under OpenMP, and the same pass
+// accumulates the next centroids, so one Lloyd iteration reads X once.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+/// How the first centroids are chosen when no warm start is given.
+enum class KMeansInit {
+  kmeans_plus_plus,  ///< greedy k-means++ (several local trials per centre, as scikit-learn)
+  random,            ///< k distinct data points, uniformly (as faiss)
+};
+
+/// State handed to KMeansOptions::callback after each Lloyd iteration.
+template <class Scalar>
+struct KMeansProgress {
+  int restart;             ///< 0-based restart index (< n_init)
+  int iteration;           ///< 1-based Lloyd iteration
+  Scalar inertia;          ///< objective of the centroids this iteration started from
+  Scalar centroid_shift;   ///< sum of squared centroid moves in this iteration
+};
+
+template <class Scalar>
+struct KMeansOptions {
+  /// Independent restarts (each with its own seeding); the lowest final inertia wins.
+  /// Ignored (one run) when initial_centroids is given.
+  int n_init = 1;
+  /// Lloyd iterations per restart (>= 0). 0 only assigns the points to the initial centroids:
+  /// with a warm start this gives the labels/proportions of given prototypes, unchanged.
+  int max_iterations = 300;
+  /// Stop when the summed squared centroid shift of one iteration is at most
+  /// tolerance * (mean per-feature variance of X) — scikit-learn's rule; also stop when the
+  /// labels no longer change. 0 disables the shift rule.
+  Scalar tolerance = Scalar(1e-4);
+  std::uint64_t seed = 0;
+  /// Cosine K-means for directional data: rows of X are L2-normalised (a copy is made only if
+  /// they are not unit already; zero rows are an error), a point goes to the centroid of
+  /// highest cosine, centroids are renormalised to unit length each iteration, and the inertia
+  /// is sum_i w_i (1 - cos(x_i, c_label(i))).
+  bool spherical = false;
+  KMeansInit init = KMeansInit::kmeans_plus_plus;
+  /// Candidates tried per k-means++ centre; 0 means 2 + floor(ln k) (scikit-learn's choice).
+  int local_trials = 0;
+  /// Warm start: k x d centroids to start Lloyd from (e.g. last epoch's prototypes); empty
+  /// means seed with `init`. Centroid j of the result is the one that evolved from row j.
+  Matrix<Scalar> initial_centroids;
+  /// Per-point weights (size n, >= 0, positive total); empty means all ones. Weights enter the
+  /// centroid means, the inertia, k-means++ sampling and the proportions.
+  Vector<Scalar> weights;
+  /// Called after each Lloyd iteration; return false to stop this restart early.
+  std::function<bool(const KMeansProgress<Scalar>&)> callback;
+};
+
+template <class Scalar>
+struct KMeansResult {
+  Matrix<Scalar> centroids;          ///< k x d (unit rows in spherical mode)
+  IndexVector labels;                ///< n, index of each point's nearest centroid
+  IndexVector sizes;                 ///< k, points per cluster (0 only if X has < k distinct points)
+  Vector<Scalar> proportions;        ///< k, weight share of each cluster (sizes / n unweighted); sums to 1
+  Scalar inertia = Scalar(0);        ///< sum_i w_i d(x_i, c_label(i)) for the returned centroids
+  int iterations = 0;                ///< Lloyd iterations of the winning restart
+  bool converged = false;            ///< labels stable or shift below tolerance before max_iterations
+  int restart = 0;                   ///< which restart won
+  std::vector<Scalar> inertia_history;  ///< inertia at the start of each iteration (winning restart)
+};
+
+namespace detail {
+
+constexpr Index kmeans_block_rows = 512;
+
+/// Per-cluster accumulators of one pass (double, so float data sums without drift).
+struct ClusterSums {
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sums;  // k x d, sum w x
+  Eigen::VectorXd mass;                                                          // k, sum w
+};
+
+/// The point set K-means works on: X (rows unit in spherical mode), squared row norms, weights.
+template <class Scalar>
+struct KMeansData {
+  Eigen::Ref<const Matrix<Scalar>> X;
+  Vector<Scalar> squared_norms;
+  const Vector<Scalar>* weights;  // null: all ones
+  bool spherical;
+
+  Scalar weight(Index i) const { return weights ? (*weights)(i) : Scalar(1); }
+};
+
+/// Calls body(first_row, rows, thread) for every row block of an n-row matrix, blocks spread
+/// over the OpenMP threads; body must only write per-thread or per-row state.
+template <class Body>
+void for_each_row_block(Index n, int threads, Body&& body) {
+  const Index blocks = (n + kmeans_block_rows - 1) / kmeans_block_rows;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (Index b = 0; b < blocks; ++b) {
+    int thread = 0;
+#ifdef _OPENMP
+    thread = omp_get_thread_num();
+#endif
+    const Index first = b * kmeans_block_rows;
+    body(first, std::min(kmeans_block_rows, n - first), thread);
+  }
+}
+
+inline int kmeans_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// Nearest-centroid pass: labels and distances of every point for centroids C, returns the
+/// inertia; when `next` is given also accumulates the weighted sums and masses per cluster.
+template <class Scalar>
+double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>& C, IndexVector& labels,
+                           Vector<Scalar>& distances, ClusterSums* next) {
+  const Index n = data.X.rows(), d = data.X.cols(), k = C.rows();
+  const int threads = kmeans_threads();
+  // Euclidean: argmin ||c||^2 - 2 x.c ; spherical (unit rows): argmin -x.c, i.e. 0 - 2 x.c / 2.
+  const Vector<Scalar> c_term = data.spherical ? Vector<Scalar>::Zero(k) : Vector<Scalar>(C.rowwise().squaredNorm());
+  std::vector<Matrix<Scalar>> products(threads);
+  std::vector<ClusterSums> partial(next ? threads : 0);
+  std::vector<double> inertia(threads, 0.0);
+  for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
+    Matrix<Scalar>& G = products[t];
+    G.noalias() = data.X.middleRows(first, rows) * C.transpose();
+    if (next && partial[t].mass.size() == 0) {
+      partial[t].sums.setZero(k, d);
+      partial[t].mass.setZero(k);
+    }
+    for (Index r = 0; r < rows; ++r) {
+      const Index i = first + r;
+      Index best;
+      const Scalar score = (c_term.transpose() - Scalar(2) * G.row(r)).minCoeff(&best);
+      const Scalar dist = data.spherical ? Scalar(1) + score / Scalar(2)
+                                         : std::max(Scalar(0), data.squared_norms(i) + score);
+      labels(i) = best;
+      distances(i) = dist;
+      const Scalar w = data.weight(i);
+      inertia[t] += double(w) * double(dist);
+      if (next) {
+        partial[t].sums.row(best) += double(w) * data.X.row(i).template cast<double>();
+        partial[t].mass(best) += double(w);
+      }
+    }
+  });
+  if (next) {
+    next->sums.setZero(k, d);
+    next->mass.setZero(k);
+    for (const ClusterSums& p : partial) {
+      if (p.mass.size() == 0) continue;
+      next->sums += p.sums;
+      next->mass += p.mass;
+    }
+  }
+  return std::accumulate(inertia.begin(), inertia.end(), 0.0);
+}
+
+/// Empty clusters take the points farthest from their centroids (scikit-learn's rule): each
+/// such point leaves its cluster's sums and alone forms the empty cluster.
+template <class Scalar>
+void relocate_empty_clusters(const KMeansData<Scalar>& data, IndexVector& labels, Vector<Scalar>& distances,
+                             ClusterSums& next) {
+  std::vector<Index> empty;
+  for (Index j = 0; j < next.mass.size(); ++j)
+    if (!(next.mass(j) > 0)) empty.push_back(j);
+  if (empty.empty()) return;
+  std::vector<Index> order(static_cast<std::size_t>(data.X.rows()));
+  std::iota(order.begin(), order.end(), Index(0));
+  const auto farthest = order.begin() + static_cast<std::ptrdiff_t>(std::min(empty.size(), order.size()));
+  std::partial_sort(order.begin(), farthest, order.end(),
+                    [&](Index a, Index b) { return distances(a) > distances(b); });
+  for (std::size_t e = 0; e < empty.size() && e < order.size(); ++e) {
+    const Index i = order[e], from = labels(i), to = empty[e];
+    const double w = double(data.weight(i));
+    const Eigen::RowVectorXd x = data.X.row(i).template cast<double>();
+    next.sums.row(from) -= w * x;
+    next.mass(from) -= w;
+    next.sums.row(to) = w * x;
+    next.mass(to) = w;
+    labels(i) = to;
+    distances(i) = Scalar(0);
+  }
+}
+
+/// New centroids from the accumulated sums; a cluster without mass (or, in spherical mode,
+/// with a zero mean direction) keeps its previous centroid rather than becoming NaN.
+template <class Scalar>
+void update_centroids(const ClusterSums& next, bool spherical, Matrix<Scalar>& C) {
+  for (Index j = 0; j < C.rows(); ++j) {
+    if (!(next.mass(j) > 0)) continue;
+    Eigen::RowVectorXd mean = next.sums.row(j) / next.mass(j);
+    if (spherical) {
+      const double norm = mean.norm();
+      if (!(norm > 0)) continue;
+      mean /= norm;
+    }
+    C.row(j) = mean.cast<Scalar>();
+  }
+}
+
+/// Index i with probability mass[i] / total, by inverse CDF over the running sum.
+inline Index sample_by_mass(const std::vector<double>& cumulative, double u) {
+  const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u * cumulative.back());
+  return std::min<Index>(static_cast<Index>(it - cumulative.begin()), static_cast<Index>(cumulative.size()) - 1);
+}
+
+/// Greedy k-means++: each new centre is the best (lowest resulting potential) of `trials`
+/// candidates drawn with probability w_i D(x_i)^2; distances to candidates come from one GEMM
+/// per row block.
+template <class Scalar>
+Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int trials, std::mt19937_64& rng) {
+  const Index n = data.X.rows(), d = data.X.cols();
+  const int threads = kmeans_threads();
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  Matrix<Scalar> centres(k, d);
+  std::vector<double> cumulative(static_cast<std::size_t>(n));
+  auto accumulate_mass = [&](const Vector<Scalar>& dist2) {
+    double run = 0;
+    for (Index i = 0; i < n; ++i) cumulative[i] = (run += double(data.weight(i)) * double(dist2(i)));
+  };
+  Vector<Scalar> closest = Vector<Scalar>::Ones(n);  // uniform (weighted) draw of the first centre
+  Matrix<Scalar> candidates(1, d), distance_to(n, 1);
+  std::vector<Index> candidate_ids(1);
+  std::vector<std::vector<double>> potential(threads);
+  for (Index c = 0; c < k; ++c) {
+    accumulate_mass(closest);
+    const Index m = c == 0 ? 1 : trials;
+    candidates.resize(m, d);
+    candidate_ids.resize(m);
+    for (Index t = 0; t < m; ++t) {
+      candidate_ids[t] = sample_by_mass(cumulative, uniform(rng));
+      candidates.row(t) = data.X.row(candidate_ids[t]);
+    }
+    const Vector<Scalar> candidate_norms = candidates.rowwise().squaredNorm();
+    distance_to.resize(n, m);
+    for (auto& p : potential) p.assign(static_cast<std::size_t>(m), 0.0);
+    for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
+      auto block = distance_to.middleRows(first, rows);
+      block.noalias() = Scalar(-2) * data.X.middleRows(first, rows) * candidates.transpose();
+      for (Index r = 0; r < rows; ++r) {
+        const Index i = first + r;
+        for (Index j = 0; j < m; ++j) {
+          const Scalar d2 = std::max(Scalar(0), block(r, j) + data.squared_norms(i) + candidate_norms(j));
+          block(r, j) = c == 0 ? d2 : std::min(d2, closest(i));
+          potential[t][j] += double(data.weight(i)) * double(block(r, j));
+        }
+      }
+    });
+    Index best = 0;
+    for (Index j = 1; j < m; ++j) {
+      double pj = 0, pb = 0;
+      for (const auto& p : potential) pj += p[j], pb += p[best];
+      if (pj < pb) best = j;
+    }
+    centres.row(c) = candidates.row(best);
+    closest = distance_to.col(best);
+  }
+  return centres;
+}
+
+/// k distinct points, uniformly (partial Fisher–Yates).
+template <class Scalar>
+Matrix<Scalar> random_points(const KMeansData<Scalar>& data, Index k, std::mt19937_64& rng) {
+  std::vector<Index> ids(static_cast<std::size_t>(data.X.rows()));
+  std::iota(ids.begin(), ids.end(), Index(0));
+  Matrix<Scalar> centres(k, data.X.cols());
+  for (Index c = 0; c < k; ++c) {
+    std::uniform_int_distribution<Index> pick(c, data.X.rows() - 1);
+    std::swap(ids[c], ids[pick(rng)]);
+    centres.row(c) = data.X.row(ids[c]);
+  }
+  return centres;
+}
+
+/// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
+template <class Scalar>
+void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
+           double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
+  const Index n = data.X.rows(), k = centroids.rows();
+  IndexVector labels(n), previous;
+  Vector<Scalar> distances(n);
+  ClusterSums next;
+  result.inertia_history.clear();
+  result.converged = false;
+  result.iterations = 0;
+  for (int it = 1; it <= options.max_iterations; ++it) {
+    const double inertia = assign_to_centroids(data, centroids, labels, distances, &next);
+    relocate_empty_clusters(data, labels, distances, next);
+    const Matrix<Scalar> before = centroids;
+    update_centroids(next, data.spherical, centroids);
+    const double shift = double((centroids - before).squaredNorm());
+    result.iterations = it;
+    result.inertia_history.push_back(Scalar(inertia));
+    const bool go_on = !options.callback ||
+                       options.callback(KMeansProgress<Scalar>{restart, it, Scalar(inertia), Scalar(shift)});
+    if ((previous.size() == n && labels == previous) || shift <= shift_tolerance) {
+      result.converged = true;
+      break;
+    }
+    if (!go_on) break;
+    previous.swap(labels);
+    labels.resize(n);
+  }
+  result.inertia = Scalar(assign_to_centroids(data, centroids, labels, distances, nullptr));
+  result.centroids = std::move(centroids);
+  result.sizes.setZero(k);
+  Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
+  for (Index i = 0; i < n; ++i) {
+    ++result.sizes(labels(i));
+    mass(labels(i)) += double(data.weight(i));
+  }
+  result.proportions = (mass / mass.sum()).cast<Scalar>();
+  result.labels = std::move(labels);
+}
+
+template <class Scalar>
+void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const KMeansOptions<Scalar>& o) {
+  constexpr const char* where = "kmeans";
+  require_nonempty(X, where, "X");
+  require(k > 0, where, "k must be > 0 (got " + std::to_string(k) + ")");
+  require(k <= X.rows(), where,
+          "k = " + std::to_string(k) + " exceeds the number of points n = " + std::to_string(X.rows()));
+  require_finite(X, where, "X");
+  require(o.n_init >= 1, where, "n_init must be >= 1");
+  require(o.max_iterations >= 0, where, "max_iterations must be >= 0");
+  require(o.local_trials >= 0, where, "local_trials must be >= 0");
+  require(o.tolerance >= 0 && std::isfinite(double(o.tolerance)), where, "tolerance must be finite and >= 0");
+  if (o.weights.size() != 0) {
+    require_size(o.weights.size(), X.rows(), where, "weights must have one entry per point");
+    require_weights(o.weights, where, "weights");
+  }
+  if (o.initial_centroids.size() != 0) {
+    require_size(o.initial_centroids.rows(), k, where, "initial_centroids rows (k)");
+    require_size(o.initial_centroids.cols(), X.cols(), where, "initial_centroids columns (d)");
+    require_finite(o.initial_centroids, where, "initial_centroids");
+  }
+}
+
+/// K-means on prepared data (validated; unit rows when spherical).
+template <class Scalar>
+KMeansResult<Scalar> kmeans_fit(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const KMeansOptions<Scalar>& o) {
+  const KMeansData<Scalar> data{X, X.rowwise().squaredNorm(), o.weights.size() ? &o.weights : nullptr, o.spherical};
+  double shift_tolerance = 0;
+  if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
+    const Eigen::RowVectorXd mean = X.colwise().sum().template cast<double>() / double(X.rows());
+    const Eigen::RowVectorXd second = X.colwise().squaredNorm().template cast<double>() / double(X.rows());
+    shift_tolerance = double(o.tolerance) * (second - mean.cwiseAbs2()).mean();
+  }
+  const int trials = o.local_trials > 0 ? o.local_trials : 2 + static_cast<int>(std::log(double(k)));
+  std::mt19937_64 rng(o.seed);
+
+  const bool warm = o.initial_centroids.size() != 0;
+  KMeansResult<Scalar> best, candidate;
+  for (int r = 0; r < (warm ? 1 : o.n_init); ++r) {
+    Matrix<Scalar> start = warm ? o.initial_centroids
+                           : o.init == KMeansInit::random ? random_points(data, k, rng)
+                                                          : kmeans_plus_plus(data, k, trials, rng);
+    if (o.spherical) {
+      for (Index j = 0; j < k; ++j) {
+        const Scalar norm = start.row(j).norm();
+        require(norm > 0, "kmeans", "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
+        start.row(j) /= norm;
+      }
+    }
+    lloyd(data, std::move(start), o, shift_tolerance, r, candidate);
+    candidate.restart = r;
+    if (r == 0 || candidate.inertia < best.inertia) std::swap(best, candidate);
+  }
+  return best;
+}
+
+}  // namespace detail
+
+/// K-means clustering of the rows of X (n x d, any Eigen expression; float or double).
+///
+/// Seeds with greedy k-means++ (or random points, or `options.initial_centroids`), then runs
+/// Lloyd iterations: assign each point to its nearest centroid, move each centroid to the
+/// weighted mean of its points. Empty clusters are re-seeded with the points farthest from
+/// their centroids, so centroids are never NaN. `n_init` restarts keep the lowest inertia.
+/// Euclidean inertia is sum_i w_i ||x_i - c_label(i)||^2; spherical: see KMeansOptions.
+///
+/// Cost per iteration: one n x d x k GEMM in row blocks (OpenMP over blocks) plus O(n d);
+/// k-means++ costs about k * (2 + ln k) * n * d. Extra memory O(n + threads * (block * k + k * d)),
+/// plus an n x d copy in spherical mode when the rows of X are not already unit.
+/// Throws std::invalid_argument for k <= 0, k > n, empty or non-finite X, bad weights or
+/// warm-start shapes, zero rows in spherical mode.
+template <class Derived>
+KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& X, Index k,
+                                              const KMeansOptions<typename Derived::Scalar>& options = {}) {
+  using Scalar = typename Derived::Scalar;
+  static_assert(std::is_floating_point<Scalar>::value, "protoot::kmeans: X must hold float or double");
+  const Eigen::Ref<const Matrix<Scalar>> data(X.derived());
+  detail::validate_kmeans<Scalar>(data, k, options);
+  if (!options.spherical) return detail::kmeans_fit<Scalar>(data, k, options);
+  const Vector<Scalar> norms = data.rowwise().norm();
+  detail::require(norms.minCoeff() > 0, "kmeans", "X has a zero row (spherical mode needs a direction)");
+  const Scalar slack = Scalar(100) * std::numeric_limits<Scalar>::epsilon();
+  if (((norms.array() - Scalar(1)).abs() <= slack).all()) return detail::kmeans_fit<Scalar>(data, k, options);
+  const Matrix<Scalar> unit = norms.cwiseInverse().asDiagonal() * data;
+  return detail::kmeans_fit<Scalar>(unit, k, options);
+}
+
+}  // namespace protoot
