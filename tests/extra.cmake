@@ -5,3 +5,6 @@ add_test(NAME install_consumer
   COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DBINARY_DIR=${PROJECT_BINARY_DIR}
           -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_consumer -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer.cmake)
 set_tests_properties(install_consumer PROPERTIES LABELS slow)
+
+# Every ```cpp block of README.md and docs/*.md compiles and runs, so the docs cannot rot.
+include(${CMAKE_CURRENT_LIST_DIR}/docs_snippets.cmake)
