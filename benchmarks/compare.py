@@ -146,8 +146,11 @@ def unit_rows(x):
 # ---- workloads: each adds rows {workload, protoot, protoot_s, peer, peer_s, goal, note} ----------
 
 # protoot benchmark names the harness selects (their files belong to the solver engineers).
-SINKHORN_BENCH = {"log": "BM_SinkhornLog<double>/FIXME", "scaling": "BM_SinkhornScaling<double>/FIXME",
-                  "unbalanced_log": "FIXME", "unbalanced_scaling": "FIXME"}
+SINKHORN_BENCH = {"log": "^BM_SinkhornLog<double>/", "scaling": "^BM_SinkhornScaling<double>/",
+                  "unbalanced_log": "^BM_SinkhornUnbalancedLog<double>/",
+                  "unbalanced_scaling": "^BM_SinkhornUnbalancedScaling<double>/"}
+BATCH_BENCH = {"log": "^BM_SinkhornBatchLog<double>/", "scaling": "^BM_SinkhornBatchScaling<double>/"}
+TOPK_BENCH = "^BM_CosineTopK/"
 
 
 def sinkhorn(session, sizes, work, rows):
@@ -220,13 +223,11 @@ def topk(session, sizes, work, rows):
         index.add(gallery)
         index.search(queries, k)
 
-    session.measure(session.protoot("topk", "bench_topk", TOPK_BENCH, inputs, {"PROTOOT_BENCH_K": k}),
+    session.measure(session.protoot("topk", "bench_topk", TOPK_BENCH, inputs, {"PROTOOT_BENCH_K": k, "PROTOOT_BENCH_D": d}),
                     session.peer("faiss_topk", search_faiss))
     rows.append(row(f"top-k cosine {n}x{n} d={d} k={k}, f32", "top_k", session.get("topk"),
                     "faiss IndexFlatIP", session.get("faiss_topk"), 1.0))
 
-
-TOPK_BENCH = "FIXME"
 
 
 def row(workload, protoot, protoot_s, peer, peer_s, goal=None, note=""):
@@ -287,8 +288,6 @@ def batched(session, sizes, work, rows):
     rows += [row(what, f"batched, {form} form", session.get(("batch", form)), "POT sinkhorn_knopp in a loop",
                  session.get("pot_loop")) for form in BATCH_BENCH]
 
-
-BATCH_BENCH = {"log": "FIXME", "scaling": "FIXME"}
 
 
 # ---- reporting ----------------------------------------------------------------------------------
@@ -424,6 +423,8 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds each measurement runs at least")
     parser.add_argument("--out", default=None, help="directory for compare.md/json and the SVG (default: build dir)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and docs/img/sinkhorn_scaling.svg")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail when a protoot benchmark was not built or a peer did not run (used by the test)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     selected = [w for w in args.only.split(",") if w]
@@ -473,6 +474,10 @@ def main():
     header = [f"- {line}" for line in header]
     text = render(rows, bandwidth, series, header)
     print(text)
+    missing = [f"{r['workload']}: {r['protoot']} / {r['peer']}" for r in rows if r["protoot_s"] is None or r["peer_s"] is None]
+    missing += [f"sweep: {name}" for name, values in series.items() if not values]
+    if args.strict and missing:
+        sys.exit("compare.py --strict: no measurement for " + "; ".join(missing))
 
     out = Path(args.out) if args.out else build_dir / "compare"
     out.mkdir(parents=True, exist_ok=True)

@@ -8,3 +8,4 @@ set_tests_properties(install_consumer PROPERTIES LABELS slow)
 
 # Every ```cpp block of README.md and docs/*.md compiles and runs, so the docs cannot rot.
 include(${CMAKE_CURRENT_LIST_DIR}/docs_snippets.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/compare_harness.cmake)  # benchmarks/compare.py --quick
