@@ -55,32 +55,35 @@ inline int multiprocessors() {
   return count;
 }
 
-/// Host-side argument checks shared by the device solvers (no device access: testable on CPUs).
+/// Host-side argument checks, the CPU solver's rules for an n x m problem (no device access,
+/// so they are testable without a GPU). Both sides hard: a and b need equal mass (1e-6 relative).
 template <class S, class DA, class DB>
 void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
-                       const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options, bool balanced) {
+                       const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
   require(n > 0 && m > 0, where, "the cost is empty");
   require(n < (Index(1) << 31) && m < (Index(1) << 31), where, "n and m must be below 2^31");
-  require_size(a.size(), n, where, "a entries vs cost rows");
-  require_size(b.size(), m, where, "b entries vs cost columns");
-  if (balanced) {
-    // float inputs cannot sum to 1 more precisely than a few ulps per entry
-    const double tolerance = std::max(1e-6, 10.0 * std::numeric_limits<S>::epsilon() * std::sqrt(double(n + m)));
-    require_distribution(a, where, "a", tolerance);
-    require_distribution(b, where, "b", tolerance);
-    require(std::abs(static_cast<double>(a.sum() - b.sum())) <= tolerance, where, "a and b must have the same mass");
-  } else {
-    require_weights(a, where, "a");
-    require_weights(b, where, "b");
+  require_size(a.size(), n, where, "a must have one entry per row of the cost");
+  require_size(b.size(), m, where, "b must have one entry per column of the cost");
+  require_weights(a, where, "a");
+  require_weights(b, where, "b");
+  require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
+  require(rho_b > S(0), where, "rho_b must be > 0 (+infinity for a hard constraint)");
+  if (std::isinf(rho_a) && std::isinf(rho_b)) {
+    const double mass_a = double(a.sum()), mass_b = double(b.sum());
+    require(std::abs(mass_a - mass_b) <= 1e-6 * std::max(mass_a, mass_b), where,
+            "a and b must have the same total mass (got " + std::to_string(mass_a) + " and " +
+                std::to_string(mass_b) + ")");
   }
   require_positive(options.epsilon, where, "epsilon");
   require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
   require(options.check_every >= 1, where, "check_every must be >= 1");
   require(options.tolerance >= S(0), where, "tolerance must be >= 0");
-  if (options.epsilon_start > options.epsilon)
+  if (options.epsilon_start > options.epsilon) {
+    require(std::isfinite(options.epsilon_start), where, "epsilon_start must be finite");
     require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where, "epsilon_decay must be in (0, 1)");
-  require(options.f_init.size() == 0 || options.f_init.size() == n, where, "f_init must be empty or have n entries");
-  require(options.g_init.size() == 0 || options.g_init.size() == m, where, "g_init must be empty or have m entries");
+  }
+  require(options.f_init.size() == 0 || options.f_init.size() == n, where, "f_init must have one entry per row");
+  require(options.g_init.size() == 0 || options.g_init.size() == m, where, "g_init must have one entry per column");
   if (options.f_init.size()) require_finite(options.f_init, where, "f_init");
   if (options.g_init.size()) require_finite(options.g_init, where, "g_init");
 }
@@ -114,12 +117,6 @@ template <class S>
 void rescale_scalings(DeviceBuffer<S>& scalings, int count, S power) {
   power_in_place<<<blocks_for(count, threads_per_block), threads_per_block>>>(scalings.data(), count, power);
   PROTOOT_CUDA_CHECK_LAUNCH(power_in_place);
-}
-
-/// rho > 0 (NaN rejected); infinity means a hard constraint.
-template <class S>
-void require_relaxation(S rho, const char* where, const char* name) {
-  require(rho > S(0), where, std::string(name) + " must be > 0 (infinity for a hard constraint)");
 }
 
 /// Both half-steps and the plan for a stored cost.
@@ -268,9 +265,19 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
     return flag != 0;
   };
 
+  auto column_step = [&](S eps) {
+    passes.columns({f.data(), weights_b.data(), g.data(), g_next.data(), errors_b.data(), true, eps, S(1) / eps,
+                    relaxation(rho_b, eps), rho_b, invalid.data()});
+  };
+
   SinkhornResult<S> result;
-  int done = 0;             // iterations completed: (f, g) is iterate `done`
-  S eps_done = eps0;        // epsilon that iterate was computed at
+  int done = 0;       // iterations completed: (f, g) is iterate `done`
+  S eps_done = eps0;  // epsilon that iterate was computed at
+  if (options.g_init.size() == 0) {  // g from f first, as the CPU solver does (same iterates)
+    passes.set_epsilon(eps0);
+    column_step(eps0);
+    std::swap(g, g_next);
+  }
   for (int k = 1;; ++k) {
     const bool last = k > options.max_iterations;  // this row pass only measures the final iterate
     const S eps = last ? eps_done : epsilon_at(options, k);
@@ -279,9 +286,8 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
       rescale_scalings(g, m, eps_done / eps);
     }
     passes.set_epsilon(eps);
-    const S inv_eps = S(1) / eps;
-    passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, inv_eps,
-                 relaxation(rho_a, eps), invalid.data()});
+    passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, S(1) / eps,
+                 relaxation(rho_a, eps), rho_a, invalid.data()});
     if (done >= 1 && (done % options.check_every == 0 || last)) {
       result.marginal_error_a = device_sum(errors_a, n, scratch);
       result.marginal_error_b = device_sum(errors_b, m, scratch);
@@ -296,7 +302,10 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
         result.status = SinkhornStatus::converged;
         break;
       }
-      if (options.callback && !options.callback(SinkhornProgress<S>{done, eps_done, result.marginal_error})) break;
+      if (options.callback && !options.callback(SinkhornProgress<S>{done, eps_done, result.marginal_error})) {
+        result.status = SinkhornStatus::interrupted;
+        break;
+      }
     }
     if (last) break;
     if (scaling && step_failed()) {
@@ -304,8 +313,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
       break;
     }
     std::swap(f, f_next);
-    passes.columns({f.data(), weights_b.data(), g.data(), g_next.data(), errors_b.data(), true, eps, inv_eps,
-                    relaxation(rho_b, eps), invalid.data()});
+    column_step(eps);
     if (scaling && step_failed()) {
       std::swap(f, f_next);  // back to the last complete iterate
       result.status = SinkhornStatus::numerical_error;
@@ -337,7 +345,21 @@ SinkhornResult<S> dispatch(Passes&& make_passes, const DA& a, const DB& b, S rho
     return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
   }
   auto passes = make_passes(ScalingForm<S>{});
-  return solve<ScalingForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
+  SinkhornResult<S> scaled = solve<ScalingForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
+  if (scaled.status != SinkhornStatus::numerical_error || !options.log_domain_fallback) return scaled;
+  // continue from the last finite iterate in the log domain, as the CPU solver does
+  SinkhornOptions<S> rest = options;
+  rest.log_domain = true;
+  rest.max_iterations = options.max_iterations - scaled.iterations;
+  rest.f_init = scaled.f;
+  rest.g_init = scaled.g;
+  if (options.epsilon_start > options.epsilon)
+    rest.epsilon_start = epsilon_at(options, scaled.iterations + 1);
+  auto log_passes = make_passes(LogForm<S>{});
+  SinkhornResult<S> result = solve<LogForm<S>>(log_passes, host_a, host_b, rho_a, rho_b, rest, output);
+  result.iterations += scaled.iterations;
+  result.error_history.insert(result.error_history.begin(), scaled.error_history.begin(), scaled.error_history.end());
+  return result;
 }
 
 template <class S>
@@ -358,8 +380,8 @@ template <class S, class DA, class DB>
 SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
                            const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
                            cuda::PlanOutput output = cuda::PlanOutput::host) {
-  cuda::detail::validate_sinkhorn("cuda::sinkhorn", C.rows(), C.cols(), a, b, options, true);
   const S hard = std::numeric_limits<S>::infinity();
+  cuda::detail::validate_sinkhorn("cuda::sinkhorn", C.rows(), C.cols(), a, b, hard, hard, options);
   return cuda::detail::dispatch(
       [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, hard, hard, options,
       output);
@@ -373,9 +395,7 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       const SinkhornOptions<S>& options,
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
   constexpr const char* where = "cuda::sinkhorn_unbalanced";
-  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, options, false);
-  cuda::detail::require_relaxation(rho_a, where, "rho_a");
-  cuda::detail::require_relaxation(rho_b, where, "rho_b");
+  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
   return cuda::detail::dispatch(
       [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, rho_a, rho_b, options,
       output);
@@ -389,8 +409,8 @@ SinkhornResult<S> sinkhorn(const cuda::PointClouds<S>& clouds, const Eigen::Matr
                            cuda::PlanOutput output = cuda::PlanOutput::host) {
   constexpr const char* where = "cuda::sinkhorn";
   cuda::detail::validate_clouds(where, clouds);
-  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, options, true);
   const S hard = std::numeric_limits<S>::infinity();
+  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, hard, hard, options);
   return cuda::detail::dispatch(
       [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, hard, hard,
       options, output);
@@ -404,9 +424,7 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::PointClouds<S>& clouds, const 
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
   constexpr const char* where = "cuda::sinkhorn_unbalanced";
   cuda::detail::validate_clouds(where, clouds);
-  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, options, false);
-  cuda::detail::require_relaxation(rho_a, where, "rho_a");
-  cuda::detail::require_relaxation(rho_b, where, "rho_b");
+  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, rho_a, rho_b, options);
   return cuda::detail::dispatch(
       [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, rho_a, rho_b,
       options, output);

@@ -35,6 +35,7 @@ struct LogForm {
   __device__ static S update(S weight, S reduced, S eps, S tau) { return tau * eps * (log(weight) - reduced); }
   __device__ static S marginal(S potential, S reduced, S inv_eps) { return exp(potential * inv_eps + reduced); }
   __device__ static bool valid(S potential, S /*weight*/) { return !isnan(potential) && potential != S(INFINITY); }
+  __device__ static S potential(S value, S /*eps*/) { return value; }
 };
 
 template <class S>
@@ -50,6 +51,7 @@ struct ScalingForm {
   __device__ static S marginal(S scaling, S reduced, S /*inv_eps*/) { return scaling * reduced; }
   // underflow of K v (0/0 or w/0) or a collapsed scaling on a side with mass
   __device__ static bool valid(S scaling, S weight) { return isfinite(scaling) && (scaling > S(0) || weight == S(0)); }
+  __device__ static S potential(S scaling, S eps) { return eps * log(scaling); }
 };
 
 /// What one half-step reads and writes (all device pointers).
@@ -62,6 +64,7 @@ struct HalfStep {
   S* error_terms;     ///< |marginal_i - weight_i|, see measure_next
   bool measure_next;  ///< error of (next, other) instead of (current, other)
   S eps, inv_eps, tau;
+  S rho;              ///< KL weight of this side (infinity: hard constraint)
   int* invalid;       ///< set to 1 when an update is non-finite (scaling underflow)
 };
 
@@ -71,7 +74,10 @@ __device__ void finish_entry(const HalfStep<S>& step, long long i, S reduced) {
   const S updated = Form::update(weight, reduced, step.eps, step.tau);
   step.next[i] = updated;
   const S measured = step.measure_next ? updated : step.current[i];
-  step.error_terms[i] = fabs(Form::marginal(measured, reduced, step.inv_eps) - weight);
+  // a relaxed side's optimum matches weight * exp(-potential / rho), not the weight itself
+  const S target = isinf(step.rho) || weight == S(0) ? weight
+                                                     : weight * exp(-Form::potential(measured, step.eps) / step.rho);
+  step.error_terms[i] = fabs(Form::marginal(measured, reduced, step.inv_eps) - target);
   if (!Form::valid(updated, weight)) *step.invalid = 1;
 }
 

@@ -1,0 +1,52 @@
+// The CPU computations the CUDA tests compare against (see cpu_reference.hpp).
+#include "cpu_reference.hpp"
+
+#include <random>
+
+#include "protoot/retrieval.hpp"
+#include "protoot/sinkhorn.hpp"
+
+namespace protoot::test {
+
+template <class S>
+Matrix<S> random_points(Index n, Index d, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  Matrix<S> x(n, d);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = S(uniform(rng));
+  return x;
+}
+
+template <class S>
+Matrix<S> point_cost(const Matrix<S>& x, const Matrix<S>& y, bool cosine) {
+  Matrix<S> C(x.rows(), y.rows());
+  for (Index i = 0; i < x.rows(); ++i)
+    for (Index j = 0; j < y.rows(); ++j)
+      C(i, j) = cosine ? S(1) - x.row(i).dot(y.row(j)) / (x.row(i).norm() * y.row(j).norm())
+                       : (x.row(i) - y.row(j)).squaredNorm();
+  return C;
+}
+
+template <class S>
+SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
+                               const SinkhornOptions<S>& options) {
+  if (std::isinf(rho_a) && std::isinf(rho_b)) return sinkhorn(C, a, b, options);
+  return sinkhorn_unbalanced(C, a, b, rho_a, rho_b, options);
+}
+
+template <class S>
+TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k) {
+  return cosine_topk(queries, gallery, k);
+}
+
+#define PROTOOT_INSTANTIATE(S)                                                                                  \
+  template Matrix<S> random_points<S>(Index, Index, std::uint64_t);                                             \
+  template Matrix<S> point_cost<S>(const Matrix<S>&, const Matrix<S>&, bool);                                   \
+  template SinkhornResult<S> cpu_sinkhorn<S>(const Matrix<S>&, const Vector<S>&, const Vector<S>&, S, S,        \
+                                             const SinkhornOptions<S>&);                                        \
+  template TopK<S> cpu_cosine_topk<S>(const Matrix<S>&, const Matrix<S>&, Index);
+PROTOOT_INSTANTIATE(float)
+PROTOOT_INSTANTIATE(double)
+#undef PROTOOT_INSTANTIATE
+
+}  // namespace protoot::test

@@ -1,0 +1,32 @@
+// tests/cuda/cpu_reference.hpp — the CPU backend as the reference for the CUDA tests.
+//
+// Implemented in cpu_reference.cpp, compiled by g++ (Eigen and OpenMP stay out of nvcc), and
+// linked into each CUDA test; explicit instantiations for float and double.
+#pragma once
+
+#include <cstdint>
+
+#include "protoot/retrieval.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/types.hpp"
+
+namespace protoot::test {
+
+/// n x d matrix of uniform [-1, 1) entries from `seed`.
+template <class S>
+Matrix<S> random_points(Index n, Index d, std::uint64_t seed);
+
+/// C_ij = ||x_i - y_j||^2 (squared_euclidean) or 1 - cos(x_i, y_j), computed directly.
+template <class S>
+Matrix<S> point_cost(const Matrix<S>& x, const Matrix<S>& y, bool cosine);
+
+/// protoot::sinkhorn_unbalanced on the CPU (infinite rho: protoot::sinkhorn).
+template <class S>
+SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
+                               const SinkhornOptions<S>& options);
+
+/// protoot::cosine_topk on the CPU.
+template <class S>
+TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k);
+
+}  // namespace protoot::test

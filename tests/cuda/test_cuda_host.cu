@@ -1,0 +1,90 @@
+// Host-side logic of the CUDA backend, which runs without a GPU: error translation (the failing
+// call is named, out-of-memory has its own type) and the argument checks that reject bad
+// Sinkhorn problems before any device memory is touched.
+#include <limits>
+#include <string>
+
+#include "check.hpp"
+#include "protoot/cuda/sinkhorn.cuh"
+
+using namespace protoot;
+using protoot::test::Checker;
+
+namespace {
+
+void error_translation(Checker& check) {
+  try {
+    PROTOOT_CUDA_CHECK(cudaErrorMemoryAllocation);
+    check.expect(false, "cudaErrorMemoryAllocation must throw");
+  } catch (const cuda::OutOfMemory& e) {
+    check.expect(std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos,
+                 "out-of-memory message names the error: " + std::string(e.what()));
+  }
+  try {
+    PROTOOT_CUDA_CHECK(cudaErrorInvalidValue);
+    check.expect(false, "cudaErrorInvalidValue must throw");
+  } catch (const cuda::OutOfMemory&) {
+    check.expect(false, "an invalid value is not out-of-memory");
+  } catch (const cuda::Error& e) {
+    check.expect(std::string(e.what()).find("PROTOOT_CUDA_CHECK") == std::string::npos &&
+                     std::string(e.what()).find("cudaErrorInvalidValue") != std::string::npos,
+                 "message names the failing call: " + std::string(e.what()));
+  }
+  check.expect_throws<cuda::OutOfMemory>([] { PROTOOT_CUDA_CHECK(CUBLAS_STATUS_ALLOC_FAILED); },
+                                         "cuBLAS allocation failure");
+  check.expect_throws<cuda::Error>([] { PROTOOT_CUDA_CHECK(CUBLAS_STATUS_EXECUTION_FAILED); }, "cuBLAS failure");
+  PROTOOT_CUDA_CHECK(cudaSuccess);  // no throw
+}
+
+void empty_device_matrix(Checker& check) {
+  const cuda::DeviceMatrix<float> empty;  // allocates nothing: fine without a GPU
+  check.expect(empty.rows() == 0 && empty.cols() == 0 && empty.data() == nullptr, "empty device matrix");
+  check.expect(empty.download().size() == 0, "empty download");
+  check.expect_throws<std::invalid_argument>([] { cuda::DeviceMatrix<float>(-1, 2); }, "negative shape");
+}
+
+template <class S>
+void sinkhorn_arguments(Checker& check) {
+  const S inf = std::numeric_limits<S>::infinity();
+  const Vector<S> a = Vector<S>::Constant(4, S(0.25)), b = Vector<S>::Constant(5, S(0.2));
+  SinkhornOptions<S> options;
+  options.epsilon = S(0.1);
+  auto validate = [&](const Vector<S>& va, const Vector<S>& vb, S rho_a, S rho_b, const SinkhornOptions<S>& o) {
+    cuda::detail::validate_sinkhorn("cuda::sinkhorn", 4, 5, va, vb, rho_a, rho_b, o);
+  };
+  validate(a, b, inf, inf, options);  // valid: no throw
+  check.expect_throws<std::invalid_argument>([&] { validate(b, b, inf, inf, options); }, "a size != rows");
+  check.expect_throws<std::invalid_argument>([&] { validate(a, a, inf, inf, options); }, "b size != cols");
+  check.expect_throws<std::invalid_argument>([&] { validate(a, S(2) * b, inf, inf, options); }, "unequal masses");
+  validate(a, S(2) * b, S(1), S(1), options);  // unbalanced: masses may differ
+  Vector<S> negative = a;
+  negative(0) = S(-0.25);
+  check.expect_throws<std::invalid_argument>([&] { validate(negative, b, S(1), S(1), options); }, "negative weight");
+  check.expect_throws<std::invalid_argument>([&] { validate(a, b, S(0), S(1), options); }, "rho_a = 0");
+  SinkhornOptions<S> bad = options;
+  bad.epsilon = S(0);
+  check.expect_throws<std::invalid_argument>([&] { validate(a, b, inf, inf, bad); }, "epsilon = 0");
+  bad = options;
+  bad.check_every = 0;
+  check.expect_throws<std::invalid_argument>([&] { validate(a, b, inf, inf, bad); }, "check_every = 0");
+  bad = options;
+  bad.f_init = Vector<S>::Zero(3);
+  check.expect_throws<std::invalid_argument>([&] { validate(a, b, inf, inf, bad); }, "f_init size");
+  try {
+    validate(b, b, inf, inf, options);
+  } catch (const std::invalid_argument& e) {
+    check.expect(std::string(e.what()).rfind("protoot::cuda::sinkhorn:", 0) == 0,
+                 "message names the function: " + std::string(e.what()));
+  }
+}
+
+}  // namespace
+
+int main() {
+  return test::run_tests("test_cuda_host", false, [](Checker& check) {
+    error_translation(check);
+    empty_device_matrix(check);
+    sinkhorn_arguments<float>(check);
+    sinkhorn_arguments<double>(check);
+  });
+}
