@@ -1,0 +1,90 @@
+// protoot/sinkhorn_batch.hpp — many independent small Sinkhorn problems in one call.
+//
+// Small problems (say 64 x 64) are too small to split across threads, but a batch of them is
+// not: each problem runs on one thread, problems spread over the OpenMP threads.
+#pragma once
+
+#include <exception>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "protoot/sinkhorn.hpp"
+
+namespace protoot {
+namespace detail {
+
+/// Validates every problem (on the calling thread, so errors name the problem index), then
+/// solves them in parallel. cost_of(k) returns problem k's row-major cost matrix.
+template <class S, class CostOf>
+std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& cost_of, std::size_t count,
+                                                    const std::vector<Vector<S>>& as,
+                                                    const std::vector<Vector<S>>& bs, S rho_a, S rho_b,
+                                                    const SinkhornOptions<S>& options) {
+  require(as.size() == count && bs.size() == count, where,
+          "need one a and one b per problem (got " + std::to_string(as.size()) + " and " +
+              std::to_string(bs.size()) + " for " + std::to_string(count) + " problems)");
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::string problem = std::string(where) + " (problem " + std::to_string(k) + ")";
+    validate_sinkhorn(problem.c_str(), cost_of(k), as[k], bs[k], rho_a, rho_b, options);
+  }
+  std::vector<SinkhornResult<S>> results(count);
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) {
+    try {
+      const Eigen::Ref<const Matrix<S>> cost(cost_of(std::size_t(k)));
+      results[std::size_t(k)] =
+          SinkhornKernel<S>(cost, as[std::size_t(k)], bs[std::size_t(k)], rho_a, rho_b, options, false).solve();
+    } catch (...) {  // e.g. std::bad_alloc: must not escape the parallel region
+#pragma omp critical(protoot_sinkhorn_batch)
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return results;
+}
+
+}  // namespace detail
+
+/// Solves problem k = sinkhorn(costs[k], as[k], bs[k], options) for every k; see sinkhorn() for
+/// each problem's contract (shapes may differ between problems). Problems run in parallel, one
+/// thread each, so options.callback (if any) is called concurrently and must be thread-safe.
+/// Bad input in any problem throws std::invalid_argument naming the problem index before any
+/// work starts. Cost: the sum of the problems' costs, divided over the OpenMP threads.
+template <class S>
+std::vector<SinkhornResult<S>> sinkhorn_batch(const std::vector<Matrix<S>>& costs, const std::vector<Vector<S>>& as,
+                                              const std::vector<Vector<S>>& bs,
+                                              const SinkhornOptions<S>& options) {
+  const S hard = std::numeric_limits<S>::infinity();
+  return detail::solve_sinkhorn_batch<S>(
+      "sinkhorn_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as, bs, hard,
+      hard, options);
+}
+
+/// As above with one cost shared by every problem (e.g. a fixed grid and many histograms).
+template <class S>
+std::vector<SinkhornResult<S>> sinkhorn_batch(const Matrix<S>& cost, const std::vector<Vector<S>>& as,
+                                              const std::vector<Vector<S>>& bs,
+                                              const SinkhornOptions<S>& options) {
+  const S hard = std::numeric_limits<S>::infinity();
+  return detail::solve_sinkhorn_batch<S>(
+      "sinkhorn_batch", [&](std::size_t) -> const Matrix<S>& { return cost; }, as.size(), as, bs, hard, hard,
+      options);
+}
+
+/// Problem k = sinkhorn_unbalanced(costs[k], as[k], bs[k], rho_a, rho_b, options), in parallel
+/// as sinkhorn_batch().
+template <class S>
+std::vector<SinkhornResult<S>> sinkhorn_unbalanced_batch(const std::vector<Matrix<S>>& costs,
+                                                         const std::vector<Vector<S>>& as,
+                                                         const std::vector<Vector<S>>& bs,
+                                                         typename Vector<S>::Scalar rho_a,
+                                                         typename Vector<S>::Scalar rho_b,
+                                                         const SinkhornOptions<S>& options) {
+  return detail::solve_sinkhorn_batch<S>(
+      "sinkhorn_unbalanced_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as,
+      bs, rho_a, rho_b, options);
+}
+
+}  // namespace protoot
