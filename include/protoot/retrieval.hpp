@@ -67,11 +67,14 @@ struct Candidate {
   Index index;
 };
 
-/// Ranking order: higher score first, then lower gallery index.
-template <class S>
-bool ranks_before(const Candidate<S>& a, const Candidate<S>& b) {
-  return a.score > b.score || (a.score == b.score && a.index < b.index);
-}
+/// Ranking order: higher score first, then lower gallery index. (A function object, so that
+/// std::nth_element / std::sort inline it.)
+struct RanksBefore {
+  template <class S>
+  bool operator()(const Candidate<S>& a, const Candidate<S>& b) const {
+    return a.score > b.score || (a.score == b.score && a.index < b.index);
+  }
+};
 
 /// Running top-k of one query over gallery items seen in increasing index order. Candidates
 /// accumulate in a buffer of 2k; a full buffer is cut back to its best k by nth_element, which
@@ -83,16 +86,23 @@ class TopKBuffer {
   explicit TopKBuffer(Index k) : k_(k) { items_.reserve(static_cast<std::size_t>(2 * k)); }
 
   void scan(const S* scores, Index count, Index first_index) {
-    for (Index j = 0; j < count; ++j)
-      if (scores[j] > threshold_) {
-        items_.push_back({scores[j], first_index + j});
-        if (static_cast<Index>(items_.size()) == 2 * k_) shrink();
-      }
+    // Once k items are in, most chunks hold nothing above the threshold; an OR of comparisons
+    // (which the compiler vectorises, unlike a float max without -ffast-math) rejects them.
+    constexpr Index chunk = 32;
+    Index j0 = 0;
+    for (; j0 + chunk <= count; j0 += chunk) {
+      const S threshold = threshold_;
+      int above = 0;
+      for (Index j = j0; j < j0 + chunk; ++j) above |= scores[j] > threshold;
+      if (above) admit(scores, j0, j0 + chunk, first_index);
+    }
+    admit(scores, j0, count, first_index);
   }
 
   /// Writes the best k, in ranking order, to the given row pointers.
   void finish(Index* indices, S* scores) {
-    std::partial_sort(items_.begin(), items_.begin() + k_, items_.end(), ranks_before<S>);
+    std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), RanksBefore());
+    std::sort(items_.begin(), items_.begin() + k_, RanksBefore());
     for (Index t = 0; t < k_; ++t) {
       indices[t] = items_[t].index;
       scores[t] = items_[t].score;
@@ -100,8 +110,16 @@ class TopKBuffer {
   }
 
  private:
+  void admit(const S* scores, Index begin, Index end, Index first_index) {
+    for (Index j = begin; j < end; ++j)
+      if (scores[j] > threshold_) {
+        items_.push_back({scores[j], first_index + j});
+        if (static_cast<Index>(items_.size()) == 2 * k_) shrink();
+      }
+  }
+
   void shrink() {
-    std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), ranks_before<S>);
+    std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), RanksBefore());
     threshold_ = items_[k_ - 1].score;
     items_.resize(k_);
   }

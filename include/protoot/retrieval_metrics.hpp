@@ -56,12 +56,12 @@ std::vector<Index> relevant_ranks(const S* row, Index m, const IndexVector& gall
   std::vector<Candidate<S>> relevant;
   for (Index j = 0; j < m; ++j)
     if (gallery_labels(j) == label) relevant.push_back({row[j], j});
-  std::sort(relevant.begin(), relevant.end(), ranks_before<S>);
+  std::sort(relevant.begin(), relevant.end(), RanksBefore());
   // others_before[t]: non-relevant items that rank before relevant item t (prefix sum below)
   std::vector<Index> others_before(relevant.size() + 1, 0);
   for (Index j = 0; j < m; ++j)
     if (gallery_labels(j) != label) {
-      const auto p = std::lower_bound(relevant.begin(), relevant.end(), Candidate<S>{row[j], j}, ranks_before<S>);
+      const auto p = std::lower_bound(relevant.begin(), relevant.end(), Candidate<S>{row[j], j}, RanksBefore());
       ++others_before[static_cast<std::size_t>(p - relevant.begin())];
     }
   std::vector<Index> ranks(relevant.size());

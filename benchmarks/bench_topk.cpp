@@ -1,0 +1,82 @@
+// Exact cosine top-k: n queries against m gallery rows, d = 128, k = 100, float32 — the
+// figure compared against faiss IndexFlatIP in docs/benchmarks.md ("Top-k retrieval").
+//
+// Sizes: BM_CosineTopK/n/m/d/k runs 50000/50000/128/100 and smaller cases. Data:
+// PROTOOT_BENCH_INPUT=<dir> reads <dir>/Q.bin and <dir>/G.bin (raw row-major float32, shape
+// PROTOOT_BENCH_N x PROTOOT_BENCH_D and PROTOOT_BENCH_M x PROTOOT_BENCH_D; n and m default to
+// the file sizes over d, d to 128) and runs one benchmark, k = PROTOOT_BENCH_K (default 100);
+// otherwise seeded Gaussian rows are generated.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "protoot/retrieval.hpp"
+
+namespace {
+
+using protoot::Index;
+using Rows = protoot::Matrix<float>;
+
+Index env_index(const char* name, Index fallback) {
+  const char* value = std::getenv(name);
+  return value ? static_cast<Index>(std::stoll(value)) : fallback;
+}
+
+Rows read_rows(const std::string& path, const char* rows_variable, Index d) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error("bench_topk: cannot open " + path);
+  const Index bytes = static_cast<Index>(in.tellg());
+  const Index rows = env_index(rows_variable, bytes / (d * Index(sizeof(float))));
+  if (rows * d * Index(sizeof(float)) != bytes)
+    throw std::runtime_error("bench_topk: " + path + " is not a float32 matrix with " + std::to_string(d) + " columns");
+  Rows x(rows, d);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(x.data()), static_cast<std::streamsize>(bytes));
+  return x;
+}
+
+Rows gaussian_rows(Index rows, Index d, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal;
+  Rows x(rows, d);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+  return x;
+}
+
+void run(benchmark::State& state, const Rows& queries, const Rows& gallery, Index k) {
+  for (auto _ : state) {
+    const auto top = protoot::cosine_topk(queries, gallery, k);
+    benchmark::DoNotOptimize(top.scores.data());
+  }
+  state.counters["similarities/s"] = benchmark::Counter(double(queries.rows()) * double(gallery.rows()),
+                                                        benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_case(const Rows& queries, const Rows& gallery, Index k) {
+  const std::string name = "BM_CosineTopK/" + std::to_string(queries.rows()) + "/" + std::to_string(gallery.rows()) +
+                           "/" + std::to_string(queries.cols()) + "/" + std::to_string(k);
+  benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) { run(state, queries, gallery, k); })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* dir = std::getenv("PROTOOT_BENCH_INPUT")) {
+    const Index d = env_index("PROTOOT_BENCH_D", 128);
+    register_case(read_rows(std::string(dir) + "/Q.bin", "PROTOOT_BENCH_N", d),
+                  read_rows(std::string(dir) + "/G.bin", "PROTOOT_BENCH_M", d), env_index("PROTOOT_BENCH_K", 100));
+  } else {
+    for (const Index n : {50000, 10000, 2000}) register_case(gaussian_rows(n, 128, 1), gaussian_rows(n, 128, 2), 100);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

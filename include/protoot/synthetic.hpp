@@ -1,0 +1,122 @@
+// protoot/synthetic.hpp — a seeded two-domain data set with a controlled domain shift and
+// class imbalance, the test bed of the retrieval pipeline (examples, tests, benchmarks).
+//
+// Domain A: x = mu_c + spread * e, e ~ N(0, I / dim), for class means mu_c drawn uniformly on
+// the unit sphere. Domain B sees the same classes through an affine map: x = s * R (mu_c +
+// spread * e) + t + noise * e', where R rotates every plane of a random orthonormal basis by
+// `rotation` radians, s is a per-coordinate scale exp(N(0, scale_jitter^2)) and t a random
+// offset of norm `offset`. Class frequencies are long-tailed, p_c ~ imbalance^(-rank_c / (C-1))
+// (largest / smallest = imbalance), with a different, random class order in each domain.
+// Labels are returned for evaluation only.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <Eigen/QR>
+
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+struct TwoDomainOptions {
+  Index classes = 10;
+  Index dim = 32;
+  Index samples_a = 1000;
+  Index samples_b = 1000;
+  double spread = 1.0;        ///< within-class standard deviation (norm) relative to unit class means
+  double imbalance = 10.0;    ///< largest / smallest class frequency in each domain (>= 1)
+  double rotation = 0.6;      ///< domain shift: rotation angle (radians) in every plane
+  double scale_jitter = 0.2;  ///< domain shift: log-std of the per-coordinate scale
+  double offset = 0.5;        ///< domain shift: norm of the offset t
+  double noise = 0.3;         ///< extra noise (norm) in domain B
+  unsigned seed = 0;
+};
+
+template <class Scalar>
+struct TwoDomainData {
+  Matrix<Scalar> a, b;              ///< samples_a x dim and samples_b x dim features
+  IndexVector labels_a, labels_b;   ///< class of each row, in [0, classes)
+};
+
+namespace detail {
+
+/// Per-class sample counts summing to n (largest remainder), every class at least 1.
+inline std::vector<Index> long_tailed_counts(Index n, Index classes, double imbalance, std::mt19937_64& rng) {
+  std::vector<Index> rank(static_cast<std::size_t>(classes));
+  std::iota(rank.begin(), rank.end(), Index(0));
+  std::shuffle(rank.begin(), rank.end(), rng);
+  std::vector<double> share(rank.size());
+  for (std::size_t c = 0; c < rank.size(); ++c)
+    share[c] = std::pow(imbalance, -double(rank[c]) / double(std::max<Index>(classes - 1, 1)));
+  const double total = std::accumulate(share.begin(), share.end(), 0.0);
+  std::vector<Index> counts(rank.size(), 1);  // one each, the rest proportionally
+  const double rest = double(n - classes);
+  Index assigned = classes;
+  for (std::size_t c = 0; c < rank.size(); ++c) {
+    counts[c] += Index(std::floor(rest * share[c] / total));
+    assigned += counts[c] - 1;
+  }
+  for (std::size_t c = 0; assigned < n; c = (c + 1) % counts.size(), ++assigned) ++counts[c];
+  return counts;
+}
+
+}  // namespace detail
+
+/// Draws a two-domain data set (see the header comment). Deterministic for a given seed.
+/// Requires classes >= 1, dim >= 1, samples >= classes in each domain, imbalance >= 1.
+/// O((samples_a + samples_b) dim^2).
+template <class Scalar = double>
+TwoDomainData<Scalar> make_two_domain(const TwoDomainOptions& o) {
+  constexpr const char* where = "make_two_domain";
+  detail::require(o.classes >= 1 && o.dim >= 1, where, "classes and dim must be >= 1");
+  detail::require(o.samples_a >= o.classes && o.samples_b >= o.classes, where,
+                  "each domain needs at least one sample per class");
+  detail::require(o.imbalance >= 1, where, "imbalance must be >= 1");
+  std::mt19937_64 rng(o.seed);
+  std::normal_distribution<double> normal;
+  const auto gaussian = [&](Index rows, Index cols) {
+    Matrix<double> x(rows, cols);
+    for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+    return x;
+  };
+  const Index d = o.dim;
+  Matrix<double> means = gaussian(o.classes, d);
+  means.rowwise().normalize();
+
+  // The domain map: R = Q blockdiag(rotation by angle) Q^T, then scale, then offset.
+  const Matrix<double> basis = Eigen::HouseholderQR<Matrix<double>>(gaussian(d, d)).householderQ();
+  Matrix<double> planes = Matrix<double>::Identity(d, d);
+  for (Index p = 0; p + 1 < d; p += 2) {
+    planes(p, p) = planes(p + 1, p + 1) = std::cos(o.rotation);
+    planes(p + 1, p) = std::sin(o.rotation);
+    planes(p, p + 1) = -std::sin(o.rotation);
+  }
+  const Vector<double> scale = (gaussian(d, 1) * o.scale_jitter).array().exp();
+  const Matrix<double> map = scale.asDiagonal() * basis * planes * basis.transpose();  // x_B = map x + t
+  const Vector<double> offset = gaussian(d, 1).normalized() * o.offset;
+
+  const auto sample = [&](Index n, IndexVector& labels) {
+    const std::vector<Index> counts = detail::long_tailed_counts(n, o.classes, o.imbalance, rng);
+    labels.resize(n);
+    for (Index c = 0, i = 0; c < o.classes; ++c)
+      for (Index t = 0; t < counts[static_cast<std::size_t>(c)]; ++t) labels(i++) = c;
+    std::shuffle(labels.data(), labels.data() + n, rng);
+    Matrix<double> x = gaussian(n, d) * (o.spread / std::sqrt(double(d)));
+    for (Index i = 0; i < n; ++i) x.row(i) += means.row(labels(i));
+    return x;
+  };
+  TwoDomainData<Scalar> data;
+  data.a = sample(o.samples_a, data.labels_a).template cast<Scalar>();
+  Matrix<double> b = sample(o.samples_b, data.labels_b) * map.transpose();
+  b.rowwise() += offset.transpose();
+  b += gaussian(o.samples_b, d) * (o.noise / std::sqrt(double(d)));
+  data.b = b.template cast<Scalar>();
+  return data;
+}
+
+}  // namespace protoot
