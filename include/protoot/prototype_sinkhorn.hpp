@@ -1,0 +1,145 @@
+// protoot/prototype_sinkhorn.hpp — the prototype-constrained Sinkhorn step of ProtoOT:
+// transport n samples onto k prototypes whose marginal is the K-means cluster proportions
+// (not SwAV's equipartition 1/k), optionally KL-relaxed on the prototype side.
+//
+// Orientation: the plan is n x k (samples are rows). The Sinkhorn kernel updates the column
+// (prototype) side first and the row (sample) side last in every iteration, which is exactly
+// SwAV's / the released ProtoOT code's order, so a fixed 3-iteration solve reproduces it.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "protoot/sinkhorn.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/types.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+
+/// A Sinkhorn result plus what training uses of it.
+template <class Scalar>
+struct PrototypeSinkhornResult : SinkhornResult<Scalar> {
+  /// n x k: each row of the plan divided by its sum — sample i's soft target over prototypes
+  /// (a row with no mass stays zero).
+  Matrix<Scalar> assignments;
+  /// n: argmax of each plan row — sample i's matched prototype.
+  IndexVector labels;
+};
+
+/// The cosine cost between samples and prototypes: C_ij = 1 - cos(z_i, p_j), n x k, in [0, 2].
+/// Rows of Z (n x d) and P (k x d) need not be normalised: norms are divided out here (a zero
+/// row is an error). `normalise_similarity_rows` = true first L2-normalises each row of the
+/// similarity matrix S = cos(Z, P) (the released ProtoOT code does so), C = 1 - S / ||S_i||.
+/// O(n k d) (one GEMM) + O(n k). Throws std::invalid_argument on empty/non-finite input,
+/// mismatched d or zero rows.
+template <class DZ, class DP>
+Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P,
+                                           bool normalise_similarity_rows = false) {
+  using S = typename DZ::Scalar;
+  static_assert(std::is_same<S, typename DP::Scalar>::value, "protoot::prototype_cost: Z and P scalar types differ");
+  constexpr const char* where = "prototype_cost";
+  detail::require_nonempty(Z, where, "features Z");
+  detail::require_nonempty(P, where, "prototypes P");
+  detail::require_size(P.cols(), Z.cols(), where, "prototypes P must have the feature dimension d of Z");
+  detail::require_finite(Z, where, "features Z");
+  detail::require_finite(P, where, "prototypes P");
+  const Vector<S> z_norm = Z.rowwise().norm(), p_norm = P.rowwise().norm();
+  detail::require(z_norm.minCoeff() > S(0), where, "features Z have a zero row (cosine undefined)");
+  detail::require(p_norm.minCoeff() > S(0), where, "prototypes P have a zero row (cosine undefined)");
+  Matrix<S> similarity = Z * P.transpose();
+  similarity = z_norm.cwiseInverse().asDiagonal() * similarity * p_norm.cwiseInverse().asDiagonal();
+  if (normalise_similarity_rows) {
+    const Vector<S> row_norm = similarity.rowwise().norm();
+    for (Index i = 0; i < similarity.rows(); ++i)
+      if (row_norm(i) > S(0)) similarity.row(i) /= row_norm(i);  // an all-zero row stays zero
+  }
+  return (S(1) - similarity.array()).matrix();
+}
+
+/// The released ProtoOT code's OT step settings (METHOD.md section 2): epsilon = 0.05, exactly
+/// 3 scaling iterations (prototype side first, sample side last), no early stop. Use with
+/// prototype_cost(Z, P, true) — or simply call prototype_sinkhorn_released().
+template <class Scalar>
+SinkhornOptions<Scalar> released_prototype_sinkhorn_options() {
+  SinkhornOptions<Scalar> options;
+  options.epsilon = Scalar(0.05);
+  options.max_iterations = 3;
+  options.tolerance = Scalar(0);
+  options.log_domain = false;
+  return options;
+}
+
+/// Prototype-constrained entropic OT on a given n x k cost C (samples x prototypes):
+///   min_P <P, C> + eps sum P (log P - 1) + rho KL(P^T 1 | w)   s.t.  P 1 = a,
+/// with rho = +infinity meaning the hard constraint P^T 1 = w. w (k) is the prototype marginal —
+/// a distribution, normally the K-means proportions matched to the prototypes by index (zero
+/// entries allowed: such a prototype receives nothing); a (n) is the sample marginal, uniform
+/// 1/n when empty, else a distribution. Solved by sinkhorn() / sinkhorn_unbalanced(C, a, w,
+/// inf, rho) with `options` (epsilon in cost units, required). The sample side is always hard:
+/// every sample is fully assigned. O(n k) per iteration. Throws std::invalid_argument on bad
+/// shapes, w or a not a distribution, rho <= 0, non-finite cost and the Sinkhorn checks.
+template <class DC, class DW>
+PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
+    const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DW>& w,
+    const SinkhornOptions<typename DC::Scalar>& options,
+    typename DC::Scalar rho = std::numeric_limits<typename DC::Scalar>::infinity(),
+    const Vector<typename DC::Scalar>& sample_marginal = {}) {
+  using S = typename DC::Scalar;
+  constexpr const char* where = "prototype_sinkhorn";
+  detail::require_nonempty(C, where, "cost C");
+  detail::require_size(w.size(), C.cols(), where, "prototype marginal w must have one entry per prototype");
+  const Vector<S> w_vec = w.template cast<S>();
+  detail::require_distribution(w_vec, where, "prototype marginal w", 1e-4);
+  Vector<S> a = Vector<S>::Constant(C.rows(), S(1) / S(C.rows()));
+  if (sample_marginal.size() != 0) {
+    detail::require_size(sample_marginal.size(), C.rows(), where, "sample marginal must have one entry per sample");
+    detail::require_distribution(sample_marginal, where, "sample marginal", 1e-4);
+    a = sample_marginal;
+  }
+  detail::require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
+  a /= a.sum();
+  // b carries a's computed mass (not 1 - rounding), which the balanced solver checks.
+  const Vector<S> b = w_vec * (a.sum() / w_vec.sum());
+  PrototypeSinkhornResult<S> result;
+  static_cast<SinkhornResult<S>&>(result) =
+      std::isinf(rho) ? sinkhorn(C, a, b, options)
+                      : sinkhorn_unbalanced(C, a, b, std::numeric_limits<S>::infinity(), rho, options);
+  result.assignments = result.plan;
+  result.labels.resize(result.plan.rows());
+  for (Index i = 0; i < result.plan.rows(); ++i) {
+    const S mass = result.plan.row(i).sum();
+    if (mass > S(0)) result.assignments.row(i) /= mass;
+    result.plan.row(i).maxCoeff(&result.labels(i));
+  }
+  return result;
+}
+
+/// Prototype-constrained Sinkhorn on features: prototype_sinkhorn_cost(prototype_cost(Z, P),
+/// w, options, rho, sample_marginal), i.e. cost 1 - cos(z_i, p_j) with Z (n x d) and P (k x d)
+/// normalised internally. Typical use (METHOD.md section 1): P and w = the K-means centroids and
+/// proportions of Z's domain (rho = inf), or of the other domain (finite rho: that domain's
+/// proportions are only an estimate for this one). O(n k d + iterations * n k).
+template <class DZ, class DP, class DW>
+PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn(
+    const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P, const Eigen::MatrixBase<DW>& w,
+    const SinkhornOptions<typename DZ::Scalar>& options,
+    typename DZ::Scalar rho = std::numeric_limits<typename DZ::Scalar>::infinity(),
+    const Vector<typename DZ::Scalar>& sample_marginal = {}) {
+  return prototype_sinkhorn_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
+}
+
+/// The released ProtoOT code's recipe (METHOD.md section 2), exactly: similarities S = cos(Z, P)
+/// with each row L2-normalised, then 3 SwAV scaling iterations on exp(S / 0.05), prototype side
+/// to w first, sample side to 1/n last; `labels` is the argmax the code trains with. rho as in
+/// prototype_sinkhorn (the released code uses a hard constraint).
+template <class DZ, class DP, class DW>
+PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn_released(
+    const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P, const Eigen::MatrixBase<DW>& w,
+    typename DZ::Scalar rho = std::numeric_limits<typename DZ::Scalar>::infinity()) {
+  using S = typename DZ::Scalar;
+  return prototype_sinkhorn_cost(prototype_cost(Z, P, true), w, released_prototype_sinkhorn_options<S>(), rho);
+}
+
+}  // namespace protoot
