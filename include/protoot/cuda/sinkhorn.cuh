@@ -102,6 +102,18 @@ S relaxation(S rho, S eps) {
   return std::isinf(rho) ? S(1) : rho / (rho + eps);
 }
 
+/// True when none of the `count` device values is NaN or Inf (one pass).
+template <class S>
+bool all_finite(const S* values, long long count) {
+  DeviceBuffer<int> flag(1, "a flag");
+  int host = 0;
+  flag.upload(&host, 1);
+  flag_non_finite<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(values, count, flag.data());
+  PROTOOT_CUDA_CHECK_LAUNCH(flag_non_finite);
+  flag.download(&host, 1);
+  return host == 0;
+}
+
 /// Sums `count` device values into one host value.
 template <class S>
 S device_sum(const DeviceBuffer<S>& values, long long count, DeviceBuffer<S>& scratch) {
@@ -125,8 +137,9 @@ class StoredCostPasses {
  public:
   using Accumulator = typename Form::Accumulator;
 
-  StoredCostPasses(const DeviceMatrix<S>& cost)
+  StoredCostPasses(const DeviceMatrix<S>& cost, const char* where)
       : cost_(cost), n_(static_cast<int>(cost.rows())), m_(static_cast<int>(cost.cols())) {
+    require(all_finite(cost.data(), cost.size()), where, "cost matrix C contains NaN or Inf");
     // enough row chunks that the column stage fills the device about 8 blocks per SM deep
     const int column_blocks = blocks_for(m_, threads_per_block);
     const int wanted = blocks_for(8LL * multiprocessors(), column_blocks);
@@ -205,9 +218,10 @@ class PointCloudPasses {
   Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
 
   void compute_norms(const DeviceMatrix<S>& points, DeviceBuffer<S>& norms) {
-    cloud_norms<<<blocks_for(points.rows(), threads_per_block), threads_per_block>>>(
-        points.data(), static_cast<int>(points.rows()), dim_, clouds_.cost, norms.data(), invalid_.data());
-    PROTOOT_CUDA_CHECK_LAUNCH(cloud_norms);
+    const NormTerm term = clouds_.cost == PointCost::cosine ? NormTerm::inverse : NormTerm::squared;
+    row_norm_terms<<<blocks_for(points.rows(), threads_per_block), threads_per_block>>>(
+        points.data(), static_cast<int>(points.rows()), dim_, term, norms.data(), invalid_.data());
+    PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
   }
   void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
     cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile>>>(updated, other, dim_, clouds_.cost, step);
@@ -271,14 +285,20 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   };
 
   SinkhornResult<S> result;
+  bool options_exhausted = false;  // set when the loop must not run at all
   int done = 0;       // iterations completed: (f, g) is iterate `done`
   S eps_done = eps0;  // epsilon that iterate was computed at
   if (options.g_init.size() == 0) {  // g from f first, as the CPU solver does (same iterates)
     passes.set_epsilon(eps0);
     column_step(eps0);
-    std::swap(g, g_next);
+    if (scaling && step_failed()) {
+      result.status = SinkhornStatus::numerical_error;  // K^T 1 underflows: keep u = v = 1
+      options_exhausted = true;
+    } else {
+      std::swap(g, g_next);
+    }
   }
-  for (int k = 1;; ++k) {
+  for (int k = 1; !options_exhausted; ++k) {
     const bool last = k > options.max_iterations;  // this row pass only measures the final iterate
     const S eps = last ? eps_done : epsilon_at(options, k);
     if (scaling && eps != eps_done) {  // keep f = eps log u fixed across the change of epsilon
@@ -380,10 +400,11 @@ template <class S, class DA, class DB>
 SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
                            const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
                            cuda::PlanOutput output = cuda::PlanOutput::host) {
+  constexpr const char* where = "cuda::sinkhorn";
   const S hard = std::numeric_limits<S>::infinity();
-  cuda::detail::validate_sinkhorn("cuda::sinkhorn", C.rows(), C.cols(), a, b, hard, hard, options);
+  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, hard, hard, options);
   return cuda::detail::dispatch(
-      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, hard, hard, options,
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); }, a, b, hard, hard, options,
       output);
 }
 
@@ -397,7 +418,7 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
   constexpr const char* where = "cuda::sinkhorn_unbalanced";
   cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
   return cuda::detail::dispatch(
-      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C); }, a, b, rho_a, rho_b, options,
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); }, a, b, rho_a, rho_b, options,
       output);
 }
 

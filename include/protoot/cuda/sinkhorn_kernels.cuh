@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include "protoot/cuda/reduction.cuh"
+#include "protoot/cuda/row_norms.cuh"
 
 namespace protoot::cuda {
 
@@ -138,27 +139,13 @@ __global__ void stored_column_finish(const typename Form::Accumulator* partial, 
   finish_entry<Form>(step, j, acc.result());
 }
 
-/// One point cloud on the device with its per-point cost term (see cloud_norms).
+/// One point cloud on the device with its per-point cost term (see row_norm_terms).
 template <class S>
 struct Cloud {
   const S* points;  ///< count x dim, row-major
-  const S* norms;   ///< squared norm (squared Euclidean) or inverse norm (cosine), per point
+  const S* norms;   ///< per point: squared norm (squared Euclidean) or inverse norm (cosine)
   int count;
 };
-
-/// Per-point term of the cost; flags non-finite points and zero points under the cosine cost.
-template <class S>
-__global__ void cloud_norms(const S* points, int count, int dim, PointCost kind, S* norms, int* invalid) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= count) return;
-  S squared = 0;
-  for (int k = 0; k < dim; ++k) {
-    const S v = points[static_cast<long long>(i) * dim + k];
-    squared += v * v;
-  }
-  if (!isfinite(squared) || (kind == PointCost::cosine && squared == S(0))) *invalid = 1;
-  norms[i] = kind == PointCost::cosine ? S(1) / sqrt(squared) : squared;
-}
 
 template <class S>
 __device__ S cost_from_dot(PointCost kind, S dot, S norm_x, S norm_y) {
@@ -251,6 +238,14 @@ __global__ void form_entries(const S* cost, long long count, S inv_eps, S* entri
   for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
        e += static_cast<long long>(gridDim.x) * blockDim.x)
     entries[e] = Form::entry(cost[e], inv_eps);
+}
+
+/// Sets *flag when any of the `count` values is NaN or Inf (grid-stride).
+template <class S>
+__global__ void flag_non_finite(const S* values, long long count, int* flag) {
+  for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
+       e += static_cast<long long>(gridDim.x) * blockDim.x)
+    if (!isfinite(values[e])) *flag = 1;
 }
 
 /// Scalings -> potentials (f = eps log u) in place.
