@@ -79,3 +79,5 @@ add_executable(docs_snippets ${protoot_snippet_source})
 protoot_binary_options(docs_snippets)
 target_compile_options(docs_snippets PRIVATE -Wno-unused-function -Wno-unused-variable)
 add_test(NAME docs_snippets COMMAND docs_snippets WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+# docs/pipeline.md shows the example-level trainer (examples/head/).
+target_include_directories(docs_snippets PRIVATE ${PROJECT_SOURCE_DIR}/examples)
