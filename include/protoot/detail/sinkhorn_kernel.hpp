@@ -325,9 +325,11 @@ class SinkhornKernel {
 #pragma omp simd
         for (Index j = 0; j < m; ++j) accumulator[j] += k[j];
       });
+      Vector<S> v(m_);
       for (Index j = 0; j < m_; ++j)
-        if (!rescale(b_[j], column_sums_[j], g0_[j], rho_b_, kernel_epsilon_, v_[j]))
-          return numerical_error(u_, v_, 0);
+        if (!rescale(b_[j], column_sums_[j], g0_[j], rho_b_, kernel_epsilon_, v[j]))
+          return numerical_error(u_, v_, 0);  // u = v = 1: the absorbed potentials
+      v_ = v;
     }
     Vector<S> u_next(n_), v_next(m_);
     v_previous_ = v_;
