@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "protoot/kmeans.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
 
@@ -39,12 +40,32 @@ TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Inde
   return cosine_topk(queries, gallery, k);
 }
 
+template <class S>
+KMeansResult<S> cpu_kmeans(const Matrix<S>& X, Index k, const KMeansOptions<S>& options) {
+  return kmeans(X, k, options);
+}
+
+template <class S>
+Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
+  const Matrix<S> centres = S(10) * random_points<S>(clusters, d, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  Matrix<S> x(n, d);
+  for (Index i = 0; i < n; ++i) {
+    const Index c = (i * i) % clusters;  // uneven cluster sizes
+    for (Index t = 0; t < d; ++t) x(i, t) = centres(c, t) + S(noise(rng));
+  }
+  return x;
+}
+
 #define PROTOOT_INSTANTIATE(S)                                                                                  \
   template Matrix<S> random_points<S>(Index, Index, std::uint64_t);                                             \
   template Matrix<S> point_cost<S>(const Matrix<S>&, const Matrix<S>&, bool);                                   \
   template SinkhornResult<S> cpu_sinkhorn<S>(const Matrix<S>&, const Vector<S>&, const Vector<S>&, S, S,        \
                                              const SinkhornOptions<S>&);                                        \
-  template TopK<S> cpu_cosine_topk<S>(const Matrix<S>&, const Matrix<S>&, Index);
+  template TopK<S> cpu_cosine_topk<S>(const Matrix<S>&, const Matrix<S>&, Index);                              \
+  template KMeansResult<S> cpu_kmeans<S>(const Matrix<S>&, Index, const KMeansOptions<S>&);                     \
+  template Matrix<S> blobs<S>(Index, Index, Index, std::uint64_t);
 PROTOOT_INSTANTIATE(float)
 PROTOOT_INSTANTIATE(double)
 #undef PROTOOT_INSTANTIATE

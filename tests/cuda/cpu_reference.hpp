@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "protoot/kmeans.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
@@ -28,5 +29,13 @@ SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vec
 /// protoot::cosine_topk on the CPU.
 template <class S>
 TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k);
+
+/// protoot::kmeans on the CPU.
+template <class S>
+KMeansResult<S> cpu_kmeans(const Matrix<S>& X, Index k, const KMeansOptions<S>& options);
+
+/// `clusters` well separated Gaussian blobs (sizes differ), n x d.
+template <class S>
+Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed);
 
 }  // namespace protoot::test
