@@ -111,7 +111,7 @@ struct KMeansData {
 template <class Body>
 void for_each_row_block(Index n, int threads, Body&& body) {
   const Index blocks = (n + kmeans_block_rows - 1) / kmeans_block_rows;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (Index b = 0; b < blocks; ++b) {
     int thread = 0;
 #ifdef _OPENMP
@@ -122,10 +122,14 @@ void for_each_row_block(Index n, int threads, Body&& body) {
   }
 }
 
-inline int kmeans_threads() {
+/// Threads for a pass of `work` multiply-adds over n rows: one below ~a millisecond of work,
+/// where waking a team costs more than it saves (and spins badly on a busy machine).
+inline int kmeans_threads(Index n, Index work) {
 #ifdef _OPENMP
-  return omp_get_max_threads();
+  if (work < (Index(1) << 22)) return 1;
+  return static_cast<int>(std::min<Index>(omp_get_max_threads(), (n + kmeans_block_rows - 1) / kmeans_block_rows));
 #else
+  (void)n, (void)work;
   return 1;
 #endif
 }
@@ -136,7 +140,7 @@ template <class Scalar>
 double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>& C, IndexVector& labels,
                            Vector<Scalar>& distances, ClusterSums* next) {
   const Index n = data.X.rows(), d = data.X.cols(), k = C.rows();
-  const int threads = kmeans_threads();
+  const int threads = kmeans_threads(n, n * d * k);
   // Euclidean: argmin ||c||^2 - 2 x.c ; spherical (unit rows): argmin -x.c, i.e. 0 - 2 x.c / 2.
   const Vector<Scalar> c_term = data.spherical ? Vector<Scalar>::Zero(k) : Vector<Scalar>(C.rowwise().squaredNorm());
   std::vector<Matrix<Scalar>> products(threads);
@@ -232,7 +236,7 @@ inline Index sample_by_mass(const std::vector<double>& cumulative, double u) {
 template <class Scalar>
 Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int trials, std::mt19937_64& rng) {
   const Index n = data.X.rows(), d = data.X.cols();
-  const int threads = kmeans_threads();
+  const int threads = kmeans_threads(n, n * d * trials);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   Matrix<Scalar> centres(k, d);
   std::vector<double> cumulative(static_cast<std::size_t>(n));

@@ -6,9 +6,11 @@
   peers DIR n d k n_init iterations      scikit-learn 1.2.1 and faiss 1.7.3 inertia
                                          -> DIR/inertia.bin = [sklearn, faiss]
 """
+import os
 import sys
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/faiss load: tiny problems, busy CI machine
+import numpy as np  # noqa: E402
 
 
 def read(directory, name, shape):

@@ -8,10 +8,12 @@
                           prototypes KL(. | w.bin) with weight rho, log-domain NumPy iterations
                           to convergence -> DIR/plan.bin
 """
+import os
 import sys
 
-import numpy as np
-from scipy.special import logsumexp
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy loads: tiny problems, busy CI machine
+import numpy as np  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
 
 
 def read(directory, name, shape):
