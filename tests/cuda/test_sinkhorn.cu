@@ -1,13 +1,14 @@
 // CUDA Sinkhorn against the CPU solver on the same inputs (float: 1e-4 relative on plans and
 // potentials; double: 1e-8): stored cost in both forms, unbalanced, point clouds (squared
-// Euclidean and cosine), epsilon scaling, no-plan output, and the scaling form's underflow.
+// Euclidean and cosine), epsilon scaling, no-plan output, the scaling form's underflow, and
+// batches of small problems in one launch (each against its own CPU solve).
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "check.hpp"
 #include "cpu_reference.hpp"
-#include "protoot/cuda/sinkhorn.cuh"
+#include "protoot/cuda/sinkhorn_batch.cuh"
 
 using namespace protoot;
 using protoot::test::Checker;
@@ -119,6 +120,44 @@ void point_clouds(Checker& check) {
       label<S>("a zero point under the cosine cost"));
 }
 
+template <class S>
+void batches(Checker& check) {
+  const Index problems = 40, n = 24, m = 17;
+  const Matrix<S> stacked = (test::random_points<S>(problems * n, m, 31).array() + S(1)) / S(2);  // costs in [0, 1)
+  std::vector<Vector<S>> as, bs;
+  for (Index p = 0; p < problems; ++p) {
+    Vector<S> a = test::random_points<S>(n, 1, 100 + p).array().abs() + S(0.1);
+    Vector<S> b = test::random_points<S>(m, 1, 200 + p).array().abs() + S(0.1);
+    as.push_back(a / a.sum());
+    bs.push_back(b / b.sum());
+  }
+  const cuda::DeviceMatrix<S> device_stacked(stacked);
+  const SinkhornOptions<S> options = converging_options(S(0.05));
+  const S inf = std::numeric_limits<S>::infinity();
+  const auto balanced = sinkhorn_batch(cuda::StackedCosts<S>{device_stacked, problems}, as, bs, options);
+  const auto relaxed = sinkhorn_unbalanced_batch(cuda::StackedCosts<S>{device_stacked, problems}, as, bs, S(0.5),
+                                                 inf, options);
+  const Matrix<S> shared_cost = stacked.topRows(n);
+  const cuda::DeviceMatrix<S> device_shared(shared_cost);
+  const auto shared = sinkhorn_batch(device_shared, as, bs, options);
+  check.expect(balanced.size() == std::size_t(problems) && relaxed.size() == std::size_t(problems) &&
+                   shared.size() == std::size_t(problems),
+               label<S>("one result per problem"));
+  for (Index p = 0; p < problems && balanced.size() == std::size_t(problems); ++p) {
+    const Matrix<S> C = stacked.middleRows(p * n, n);
+    const std::size_t q = std::size_t(p);
+    const std::string what = "batch problem " + std::to_string(p);
+    expect_same(check, balanced[q], test::cpu_sinkhorn(C, as[q], bs[q], inf, inf, options), what);
+    expect_same(check, relaxed[q], test::cpu_sinkhorn(C, as[q], bs[q], S(0.5), inf, options), what + ", semi-relaxed");
+    expect_same(check, shared[q], test::cpu_sinkhorn(shared_cost, as[q], bs[q], inf, inf, options), what + ", shared cost");
+  }
+  std::vector<Vector<S>> wrong = bs;
+  wrong[3] = Vector<S>::Constant(m + 1, S(1) / (m + 1));
+  check.expect_throws<std::invalid_argument>(
+      [&] { sinkhorn_batch(cuda::StackedCosts<S>{device_stacked, problems}, as, wrong, options); },
+      label<S>("a bad problem in a batch"));
+}
+
 }  // namespace
 
 int main() {
@@ -127,5 +166,7 @@ int main() {
     stored_cost<double>(check);
     point_clouds<float>(check);
     point_clouds<double>(check);
+    batches<float>(check);
+    batches<double>(check);
   });
 }

@@ -55,10 +55,10 @@ class DeviceBuffer {
     detail::require(count <= size_, "cuda::DeviceBuffer::upload", "more elements than the buffer holds");
     if (count) PROTOOT_CUDA_CHECK(cudaMemcpy(data_, host, count * sizeof(T), cudaMemcpyHostToDevice));
   }
-  /// Copies the first `count` elements to host memory.
-  void download(T* host, std::size_t count) const {
-    detail::require(count <= size_, "cuda::DeviceBuffer::download", "more elements than the buffer holds");
-    if (count) PROTOOT_CUDA_CHECK(cudaMemcpy(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost));
+  /// Copies `count` elements, starting at element `first`, to host memory.
+  void download(T* host, std::size_t count, std::size_t first = 0) const {
+    detail::require(first + count <= size_, "cuda::DeviceBuffer::download", "more elements than the buffer holds");
+    if (count) PROTOOT_CUDA_CHECK(cudaMemcpy(host, data_ + first, count * sizeof(T), cudaMemcpyDeviceToHost));
   }
 
  private:

@@ -105,6 +105,7 @@ S relaxation(S rho, S eps) {
 /// True when none of the `count` device values is NaN or Inf (one pass).
 template <class S>
 bool all_finite(const S* values, long long count) {
+  if (count == 0) return true;
   DeviceBuffer<int> flag(1, "a flag");
   int host = 0;
   flag.upload(&host, 1);
