@@ -13,15 +13,27 @@
 namespace protoot {
 namespace detail {
 
+/// True when every entry is finite: x - x is 0 for finite x and NaN otherwise, and a lane-wise
+/// sum of those vectorises (Eigen's isFinite().all() costs as much as a few Sinkhorn iterations).
+template <class S>
+bool all_finite(const Eigen::Ref<const Matrix<S>>& x) {
+  S nan_if_not_finite = S(0);
+  for (Index i = 0; i < x.rows(); ++i) {
+    const S* row = x.data() + i * x.outerStride();
+    nan_if_not_finite += lane_sum<S>(x.cols(), [&](Index j) { return row[j] - row[j]; });
+  }
+  return nan_if_not_finite == S(0);
+}
+
 /// Throws std::invalid_argument naming the problem when a Sinkhorn problem is ill-posed.
 /// `balanced` (both sides hard) additionally requires equal masses (1e-6 relative).
-template <class DC, class S>
-void validate_sinkhorn(const char* where, const Eigen::MatrixBase<DC>& C, const Vector<S>& a,
+template <class S>
+void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
                        const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
   require_nonempty(C, where, "cost matrix C");
   require_size(a.size(), C.rows(), where, "a must have one entry per row of C");
   require_size(b.size(), C.cols(), where, "b must have one entry per column of C");
-  require_finite(C, where, "cost matrix C");
+  if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
   require_weights(a, where, "a");
   require_weights(b, where, "b");
   require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
@@ -63,8 +75,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "Sinkhorn runs on float or double");
   const Vector<S> a_vec = a.template cast<S>();
   const Vector<S> b_vec = b.template cast<S>();
-  validate_sinkhorn(where, C, a_vec, b_vec, rho_a, rho_b, options);
   const Eigen::Ref<const Matrix<S>> cost(C);  // maps a row-major cost, copies any other layout
+  validate_sinkhorn(where, cost, a_vec, b_vec, rho_a, rho_b, options);
   return SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, options, true).solve();
 }
 

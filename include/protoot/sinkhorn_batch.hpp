@@ -26,7 +26,7 @@ std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& 
               std::to_string(bs.size()) + " for " + std::to_string(count) + " problems)");
   for (std::size_t k = 0; k < count; ++k) {
     const std::string problem = std::string(where) + " (problem " + std::to_string(k) + ")";
-    validate_sinkhorn(problem.c_str(), cost_of(k), as[k], bs[k], rho_a, rho_b, options);
+    validate_sinkhorn<S>(problem.c_str(), cost_of(k), as[k], bs[k], rho_a, rho_b, options);
   }
   std::vector<SinkhornResult<S>> results(count);
   std::exception_ptr error;

@@ -33,6 +33,7 @@
 #endif
 
 #include "protoot/detail/fast_exp.hpp"
+#include "protoot/detail/lane_reduce.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
 
@@ -69,7 +70,7 @@ class SinkhornKernel {
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b.array().log()),
         row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(threads_) * m_),
-        column_sums_(m_) {}
+        column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
   SinkhornResult<S> solve() {
     f_ = opt_.f_init.size() ? opt_.f_init : Vector<S>(Vector<S>::Zero(n_));
@@ -169,25 +170,27 @@ class SinkhornKernel {
   /// f from g; column_sums_ = column sums of the plan (f_new, g).
   void log_row_pass(S epsilon) {
     const S inv_eps = S(1) / epsilon, lambda = relaxation_exponent(rho_a_, epsilon);
+    // A shifted sum in this range has neither overflowed nor lost its largest terms to underflow.
+    const S lowest_sum = std::sqrt(std::numeric_limits<S>::min()), highest_sum = S(1) / lowest_sum;
     const Index m = m_;
     const S* g = g_.data();
     row_pass([&](Index i, S* accumulator, S* e) {
       const S* c = cost_row(i);
-      S top = -std::numeric_limits<S>::infinity();
-#pragma omp simd reduction(max : top)
-      for (Index j = 0; j < m; ++j) {
-        e[j] = (g[j] - c[j]) * inv_eps;
-        top = std::max(top, e[j]);
+      auto shifted_sum = [&](S shift) {
+        return lane_sum<S>(m, [&](Index j) { return e[j] = fast_exp((g[j] - c[j]) * inv_eps - shift); });
+      };
+      // Shift by last iteration's log-sum-exp of this row (one pass over the row); if the row
+      // changed too much for that, by its exact maximum (two passes).
+      S shift = row_lse_[i], sum = std::isfinite(shift) ? shifted_sum(shift) : S(0);
+      if (!(sum >= lowest_sum && sum <= highest_sum)) {
+        shift = lane_max<S>(m, [&](Index j) { return (g[j] - c[j]) * inv_eps; });
+        sum = shifted_sum(shift);
       }
-      S sum = S(0);
-#pragma omp simd reduction(+ : sum)
-      for (Index j = 0; j < m; ++j) {
-        e[j] = fast_exp(e[j] - top);
-        sum += e[j];
-      }
-      const S f = lambda * epsilon * (log_a_[i] - top - std::log(sum));
+      const S lse = shift + std::log(sum);
+      row_lse_[i] = lse;
+      const S f = lambda * epsilon * (log_a_[i] - lse);
       f_[i] = f;
-      const S row_scale = std::exp(f * inv_eps + top);  // plan row i = e * row_scale
+      const S row_scale = std::exp(f * inv_eps + shift);  // plan row i = e * row_scale
 #pragma omp simd
       for (Index j = 0; j < m; ++j) accumulator[j] += row_scale * e[j];
     });
@@ -345,9 +348,7 @@ class SinkhornKernel {
       row_pass([&](Index i, S* accumulator, S*) {
         const S* kr = kernel_.data() + i * m;
         const S* v = v_.data();
-        S product = S(0);
-#pragma omp simd reduction(+ : product)
-        for (Index j = 0; j < m; ++j) product += kr[j] * v[j];
+        const S product = lane_sum<S>(m, [&](Index j) { return kr[j] * v[j]; });
         S ui;
         if (!rescale(a_[i], product, f0_[i], rho_a_, epsilon, ui)) {
 #pragma omp atomic write
@@ -393,16 +394,12 @@ class SinkhornKernel {
     row_pass([&](Index i, S* accumulator, S*) {
       const S* c = cost_row(i);
       S* p = result_.plan.data() + i * m;
+      const S* g = g_.data();
       const S fi = f_[i];
-      S row = S(0), row_cost = S(0);
-#pragma omp simd reduction(+ : row, row_cost)
-      for (Index j = 0; j < m; ++j) {
-        p[j] = fast_exp((fi + g_[j] - c[j]) * inv_eps);
-        row += p[j];
-        row_cost += p[j] * c[j];
-        accumulator[j] += p[j];
-      }
-      row_sums[i] = row;
+      row_sums[i] = lane_sum<S>(m, [&](Index j) { return p[j] = fast_exp((fi + g[j] - c[j]) * inv_eps); });
+      const S row_cost = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
+#pragma omp simd
+      for (Index j = 0; j < m; ++j) accumulator[j] += p[j];
 #pragma omp atomic
       cost += double(row_cost);
     });
@@ -429,6 +426,7 @@ class SinkhornKernel {
   const Vector<S> log_a_, log_b_;
   std::vector<S> row_buffer_, column_buffer_;  // per-thread scratch rows and column accumulators
   Vector<S> column_sums_;
+  Vector<S> row_lse_;  // last log-sum-exp of each row (NaN: none yet), the next shift
   Vector<S> f_, g_;
   S last_epsilon_ = S(0);
   // scaling form
