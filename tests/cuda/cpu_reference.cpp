@@ -4,6 +4,7 @@
 #include <random>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
 
@@ -36,6 +37,12 @@ SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vec
 }
 
 template <class S>
+PrototypeSinkhornResult<S> cpu_prototype_sinkhorn(const Matrix<S>& Z, const Matrix<S>& P, const Vector<S>& w,
+                                                  const SinkhornOptions<S>& options, S rho) {
+  return prototype_sinkhorn(Z, P, w, options, rho);
+}
+
+template <class S>
 TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k) {
   return cosine_topk(queries, gallery, k);
 }
@@ -64,6 +71,8 @@ Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
   template SinkhornResult<S> cpu_sinkhorn<S>(const Matrix<S>&, const Vector<S>&, const Vector<S>&, S, S,        \
                                              const SinkhornOptions<S>&);                                        \
   template TopK<S> cpu_cosine_topk<S>(const Matrix<S>&, const Matrix<S>&, Index);                              \
+  template PrototypeSinkhornResult<S> cpu_prototype_sinkhorn<S>(const Matrix<S>&, const Matrix<S>&,             \
+                                                                const Vector<S>&, const SinkhornOptions<S>&, S); \
   template KMeansResult<S> cpu_kmeans<S>(const Matrix<S>&, Index, const KMeansOptions<S>&);                     \
   template Matrix<S> blobs<S>(Index, Index, Index, std::uint64_t);
 PROTOOT_INSTANTIATE(float)

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
@@ -25,6 +26,11 @@ Matrix<S> point_cost(const Matrix<S>& x, const Matrix<S>& y, bool cosine);
 template <class S>
 SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
                                const SinkhornOptions<S>& options);
+
+/// protoot::prototype_sinkhorn on the CPU.
+template <class S>
+PrototypeSinkhornResult<S> cpu_prototype_sinkhorn(const Matrix<S>& Z, const Matrix<S>& P, const Vector<S>& w,
+                                                  const SinkhornOptions<S>& options, S rho);
 
 /// protoot::cosine_topk on the CPU.
 template <class S>

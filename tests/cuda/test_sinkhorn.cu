@@ -1,13 +1,15 @@
 // CUDA Sinkhorn against the CPU solver on the same inputs (float: 1e-4 relative on plans and
 // potentials; double: 1e-8): stored cost in both forms, unbalanced, point clouds (squared
 // Euclidean and cosine), epsilon scaling, no-plan output, the scaling form's underflow, and
-// batches of small problems in one launch (each against its own CPU solve).
+// batches of small problems in one launch (each against its own CPU solve), and ProtoOT's
+// prototype-constrained solve (assignments and labels too).
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "check.hpp"
 #include "cpu_reference.hpp"
+#include "protoot/cuda/prototype_sinkhorn.cuh"
 #include "protoot/cuda/sinkhorn_batch.cuh"
 
 using namespace protoot;
@@ -158,6 +160,27 @@ void batches(Checker& check) {
       label<S>("a bad problem in a batch"));
 }
 
+template <class S>
+void prototypes(Checker& check) {
+  const Index n = 500, k = 7, d = 24;
+  const Matrix<S> Z = test::blobs<S>(n, d, k, 41), P = test::blobs<S>(k, d, k, 41);
+  const cuda::DeviceMatrix<S> dz(Z), dp(P);
+  Vector<S> w(k);
+  w << S(0.4), S(0.2), S(0.15), S(0.1), S(0.08), S(0.05), S(0.02);
+  const SinkhornOptions<S> options = converging_options(S(0.05));
+  for (S rho : {std::numeric_limits<S>::infinity(), S(0.5)}) {
+    const std::string what = std::isinf(rho) ? "prototype_sinkhorn" : "prototype_sinkhorn, relaxed";
+    const PrototypeSinkhornResult<S> gpu = prototype_sinkhorn(dz, dp, w, options, rho);
+    const PrototypeSinkhornResult<S> cpu = test::cpu_prototype_sinkhorn(Z, P, w, options, rho);
+    expect_same(check, gpu, cpu, what);
+    check.expect(test::relative_error(gpu.assignments, cpu.assignments) <= tolerance<S>(),
+                 label<S>(what + ": assignments"));
+    check.expect(gpu.labels == cpu.labels, label<S>(what + ": labels"));
+  }
+  check.expect_throws<std::invalid_argument>([&] { prototype_sinkhorn(dz, dp, Vector<S>(w * S(2)), options); },
+                                             label<S>("w not a distribution"));
+}
+
 }  // namespace
 
 int main() {
@@ -168,5 +191,7 @@ int main() {
     point_clouds<double>(check);
     batches<float>(check);
     batches<double>(check);
+    prototypes<float>(check);
+    prototypes<double>(check);
   });
 }
