@@ -212,7 +212,8 @@ class SinkhornKernel {
         unreliable.push_back(j);
     }
     if (!unreliable.empty()) {
-      const std::vector<S> lse = column_log_sum_exp(epsilon, unreliable);
+      const std::vector<S> lse =
+          column_log_sum_exp(epsilon, Index(unreliable.size()), [&](Index q) { return unreliable[std::size_t(q)]; });
       for (std::size_t q = 0; q < unreliable.size(); ++q) {
         const Index j = unreliable[q];
         g_next[j] = lambda * epsilon * (log_b_[j] - lse[q]);
@@ -226,21 +227,18 @@ class SinkhornKernel {
 
   /// g from f for every column, each with an exact max-shifted log-sum-exp.
   Vector<S> exact_column_update(S epsilon) {
-    std::vector<Index> all(static_cast<std::size_t>(m_));
-    for (Index j = 0; j < m_; ++j) all[std::size_t(j)] = j;
-    const std::vector<S> lse = column_log_sum_exp(epsilon, all);
+    const std::vector<S> lse = column_log_sum_exp(epsilon, m_, [](Index j) { return j; });
     const S lambda = relaxation_exponent(rho_b_, epsilon);
     Vector<S> g(m_);
     for (Index j = 0; j < m_; ++j) g[j] = lambda * epsilon * (log_b_[j] - lse[std::size_t(j)]);
     return g;
   }
 
-  /// LSE_i((f_i - C_ij) / eps) for the given columns: a max pass, then a shifted-sum pass,
-  /// both streaming C by rows.
-  std::vector<S> column_log_sum_exp(S epsilon, const std::vector<Index>& columns) {
+  /// LSE_i((f_i - C_ij) / eps) for the columns j = column(q), q < count: a max pass, then a
+  /// shifted-sum pass, both streaming C by rows.
+  template <class ColumnOf>
+  std::vector<S> column_log_sum_exp(S epsilon, Index count, ColumnOf column) {
     const S inv_eps = S(1) / epsilon;
-    const Index count = Index(columns.size());
-    const Index* cols = columns.data();
     const S* f = f_.data();
     std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
     std::vector<S> sum(std::size_t(threads_) * count, S(0));
@@ -253,7 +251,7 @@ class SinkhornKernel {
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
 #pragma omp simd
-        for (Index q = 0; q < count; ++q) my_top[q] = std::max(my_top[q], (f[i] - c[cols[q]]) * inv_eps);
+        for (Index q = 0; q < count; ++q) my_top[q] = std::max(my_top[q], (f[i] - c[column(q)]) * inv_eps);
       }
 #pragma omp single
       for (int t = 0; t < threads_; ++t)
@@ -262,7 +260,7 @@ class SinkhornKernel {
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
 #pragma omp simd
-        for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[cols[q]]) * inv_eps - column_top[q]);
+        for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
       }
     }
     std::vector<S> lse(static_cast<std::size_t>(count));
