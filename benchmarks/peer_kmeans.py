@@ -41,8 +41,8 @@ def fit_faiss(max_points_per_centroid):
     km = faiss.Kmeans(d, k, niter=iterations, nredo=1, seed=1, verbose=False,
                       max_points_per_centroid=max_points_per_centroid)
     km.train(X)
-    _, dist = km.index.search(X, 1)
-    return float(dist.sum())
+    dist, _ = km.index.search(X, 1)
+    return float(dist.astype(np.float64).sum())
 
 
 def fit_sklearn():
