@@ -108,8 +108,14 @@ double mean_precision(const MatrixD& a, const IndexVector& la, const MatrixD& b,
   return total / 6;
 }
 
+/// Every option spelled out, so the test does not move with the generator's defaults.
 TwoDomainData<double> small_two_domain() {
   TwoDomainOptions o;
+  o.spread = 1.0;
+  o.rotation = 0.6;
+  o.scale_jitter = 0.2;
+  o.offset = 0.5;
+  o.noise = 0.3;
   o.classes = 5;
   o.dim = 16;
   o.samples_a = o.samples_b = 300;
@@ -151,7 +157,7 @@ TEST_CASE("ProtoOT training lowers the loss and raises cross-domain P@K over the
   CHECK(trained.features_a.rows() == data.a.rows());
   CHECK(trained.features_b.cols() == config.output_dim);
   CHECK((trained.features_a.rowwise().norm().array() - 1).abs().maxCoeff() < 1e-12);
-  CHECK(after > before + 5);  // measured: +12 points on this seed, +6 to +11 on seeds 0, 1, 2, 5
+  CHECK(after > before + 5);  // measured: +8.8 points on this seed, +11.3 and +7.6 on seeds 0 and 1
   // in-domain loss: the last five epochs average well below the first five
   CHECK(mean_intra(trained.log, 20, 25) < 0.6 * mean_intra(trained.log, 0, 5));
   for (const EpochLog& e : trained.log) {
