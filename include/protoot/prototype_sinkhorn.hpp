@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
@@ -71,6 +72,46 @@ SinkhornOptions<Scalar> released_prototype_sinkhorn_options() {
   return options;
 }
 
+namespace detail {
+
+/// The validated marginals of a problem with n samples and k prototypes (shared by the CPU and
+/// CUDA front ends): a = the sample marginal (uniform 1/n when empty), b = w scaled to a's
+/// computed mass (not 1 - rounding), which the balanced solver checks.
+template <class S, class DW>
+std::pair<Vector<S>, Vector<S>> prototype_marginals(Index n, Index k, const Eigen::MatrixBase<DW>& w, S rho,
+                                                    const Vector<S>& sample_marginal) {
+  constexpr const char* where = "prototype_sinkhorn";
+  require_size(w.size(), k, where, "prototype marginal w must have one entry per prototype");
+  const Vector<S> w_vec = w.template cast<S>();
+  require_distribution(w_vec, where, "prototype marginal w", 1e-4);
+  Vector<S> a = Vector<S>::Constant(n, S(1) / S(n));
+  if (sample_marginal.size() != 0) {
+    require_size(sample_marginal.size(), n, where, "sample marginal must have one entry per sample");
+    require_distribution(sample_marginal, where, "sample marginal", 1e-4);
+    a = sample_marginal / sample_marginal.sum();
+  }
+  require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
+  Vector<S> b = w_vec * (a.sum() / w_vec.sum());
+  return {std::move(a), std::move(b)};
+}
+
+/// Adds the training targets to a solved n x k plan: row-normalised assignments and argmax labels.
+template <class S>
+PrototypeSinkhornResult<S> prototype_result(SinkhornResult<S>&& solved) {
+  PrototypeSinkhornResult<S> result;
+  static_cast<SinkhornResult<S>&>(result) = std::move(solved);
+  result.assignments = result.plan;
+  result.labels.resize(result.plan.rows());
+  for (Index i = 0; i < result.plan.rows(); ++i) {
+    const S mass = result.plan.row(i).sum();
+    if (mass > S(0)) result.assignments.row(i) /= mass;
+    result.plan.row(i).maxCoeff(&result.labels(i));
+  }
+  return result;
+}
+
+}  // namespace detail
+
 /// Prototype-constrained entropic OT on a given n x k cost C (samples x prototypes):
 ///   min_P <P, C> + eps sum P (log P - 1) + rho KL(P^T 1 | w)   s.t.  P 1 = a,
 /// with rho = +infinity meaning the hard constraint P^T 1 = w. w (k) is the prototype marginal —
@@ -87,33 +128,11 @@ PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
     typename DC::Scalar rho = std::numeric_limits<typename DC::Scalar>::infinity(),
     const Vector<typename DC::Scalar>& sample_marginal = {}) {
   using S = typename DC::Scalar;
-  constexpr const char* where = "prototype_sinkhorn";
-  detail::require_nonempty(C, where, "cost C");
-  detail::require_size(w.size(), C.cols(), where, "prototype marginal w must have one entry per prototype");
-  const Vector<S> w_vec = w.template cast<S>();
-  detail::require_distribution(w_vec, where, "prototype marginal w", 1e-4);
-  Vector<S> a = Vector<S>::Constant(C.rows(), S(1) / S(C.rows()));
-  if (sample_marginal.size() != 0) {
-    detail::require_size(sample_marginal.size(), C.rows(), where, "sample marginal must have one entry per sample");
-    detail::require_distribution(sample_marginal, where, "sample marginal", 1e-4);
-    a = sample_marginal;
-  }
-  detail::require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
-  a /= a.sum();
-  // b carries a's computed mass (not 1 - rounding), which the balanced solver checks.
-  const Vector<S> b = w_vec * (a.sum() / w_vec.sum());
-  PrototypeSinkhornResult<S> result;
-  static_cast<SinkhornResult<S>&>(result) =
-      std::isinf(rho) ? sinkhorn(C, a, b, options)
-                      : sinkhorn_unbalanced(C, a, b, std::numeric_limits<S>::infinity(), rho, options);
-  result.assignments = result.plan;
-  result.labels.resize(result.plan.rows());
-  for (Index i = 0; i < result.plan.rows(); ++i) {
-    const S mass = result.plan.row(i).sum();
-    if (mass > S(0)) result.assignments.row(i) /= mass;
-    result.plan.row(i).maxCoeff(&result.labels(i));
-  }
-  return result;
+  detail::require_nonempty(C, "prototype_sinkhorn", "cost C");
+  const auto [a, b] = detail::prototype_marginals<S>(C.rows(), C.cols(), w, rho, sample_marginal);
+  const S hard = std::numeric_limits<S>::infinity();
+  return detail::prototype_result(std::isinf(rho) ? sinkhorn(C, a, b, options)
+                                                  : sinkhorn_unbalanced(C, a, b, hard, rho, options));
 }
 
 /// Prototype-constrained Sinkhorn on features: prototype_sinkhorn_cost(prototype_cost(Z, P),
