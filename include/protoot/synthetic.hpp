@@ -28,9 +28,9 @@ struct TwoDomainOptions {
   Index dim = 32;
   Index samples_a = 1000;
   Index samples_b = 1000;
-  double spread = 1.0;        ///< within-class standard deviation (norm) relative to unit class means
+  double spread = 1.5;        ///< within-class standard deviation (norm) relative to unit class means
   double imbalance = 10.0;    ///< largest / smallest class frequency in each domain (>= 1)
-  double rotation = 0.6;      ///< domain shift: rotation angle (radians) in every plane
+  double rotation = 0.8;      ///< domain shift: rotation angle (radians) in every plane
   double scale_jitter = 0.2;  ///< domain shift: log-std of the per-coordinate scale
   double offset = 0.5;        ///< domain shift: norm of the offset t
   double noise = 0.3;         ///< extra noise (norm) in domain B
