@@ -14,13 +14,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_batch.hpp"
+#include "../tests/support/sinkhorn_problems.hpp"
 
 namespace {
 
@@ -35,26 +35,12 @@ double env_number(const char* name, double fallback) {
   return value ? std::stod(value) : fallback;
 }
 
-struct Problem {
-  Matrix<double> C;
-  Vector<double> a, b;
-};
+using Problem = protoot::test::OtProblem;
 
+/// The unit-scale cost: squared distances of random 2-D points, scaled to [0, 1].
 Problem random_problem(Index n, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  Matrix<double> x(n, 2), y(n, 2);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = uniform(rng);
-  for (Index i = 0; i < y.size(); ++i) y.data()[i] = uniform(rng);
-  Problem p;
-  p.C.resize(n, n);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < n; ++j) p.C(i, j) = (x.row(i) - y.row(j)).squaredNorm();
+  Problem p = protoot::test::random_ot_problem(n, n, seed);
   p.C /= p.C.maxCoeff();
-  p.a = Vector<double>::NullaryExpr(n, [&] { return uniform(rng) + 0.5; });
-  p.b = Vector<double>::NullaryExpr(n, [&] { return uniform(rng) + 0.5; });
-  p.a /= p.a.sum();
-  p.b /= p.b.sum();
   return p;
 }
 

@@ -43,13 +43,15 @@ TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[sinkhorn][pot
   const auto knopp = reference("knopp");
   CAPTURE(n, m);
 
+  const bool large = n * m > 100000;  // keeps the sanitizer run short: the log form only
   for (const bool log_domain : {true, false}) {
+    if (large && !log_domain) continue;
     CAPTURE(log_domain);
     const auto balanced = sinkhorn(p.C, p.a, p.b, converge(log_domain));
     REQUIRE(balanced.converged);
     CHECK(max_relative_error(balanced.plan, knopp) <= 1e-6);
     CHECK(balanced.transport_cost == Approx((knopp.array() * p.C.array()).sum()).epsilon(1e-9));
-    if (n * m <= 100000) CHECK(max_relative_error(balanced.plan, reference("log")) <= 1e-6);
+    if (!large) CHECK(max_relative_error(balanced.plan, reference("log")) <= 1e-6);
 
     const auto unbalanced = sinkhorn_unbalanced(p.C, p.a, p.b, rho, rho, converge(log_domain));
     REQUIRE(unbalanced.converged);
@@ -61,7 +63,7 @@ TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[sinkhorn][pot
     CHECK((semi.plan.rowwise().sum() - p.a).cwiseAbs().sum() <= 1e-11);  // the hard side holds
   }
 
-  if (n * m <= 100000) {  // float: same plans to float accuracy, at a tolerance float can reach
+  if (!large) {  // float: same plans to float accuracy, at a tolerance float can reach
     SinkhornOptions<float> options;
     options.epsilon = 0.05f;
     options.max_iterations = 100000;
@@ -169,7 +171,7 @@ TEST_CASE("Sinkhorn rejects bad input with a message naming the problem", "[sink
   a(0) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_WITH(sinkhorn(p.C, a, p.b, ok), Contains("a contains NaN or Inf"));
   CHECK_THROWS_WITH(sinkhorn(p.C, p.a, Vector<double>(p.b * (1 + 1e-5)), ok), Contains("same total mass"));
-  CHECK_NOTHROW(sinkhorn(p.C, p.a, Vector<double>(p.b * (1 + 1e-8)), ok));
+  CHECK(sinkhorn(p.C, p.a, Vector<double>(p.b * (1 + 1e-8)), ok).converged);  // b rescaled to a's mass
   Matrix<double> C = p.C;
   C(1, 1) = kInf;
   CHECK_THROWS_WITH(sinkhorn(C, p.a, p.b, ok), Contains("cost matrix C contains NaN or Inf"));

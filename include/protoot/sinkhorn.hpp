@@ -25,15 +25,16 @@ bool all_finite(const Eigen::Ref<const Matrix<S>>& x) {
   return nan_if_not_finite == S(0);
 }
 
-/// Throws std::invalid_argument naming the problem when a Sinkhorn problem is ill-posed.
-/// `balanced` (both sides hard) additionally requires equal masses (1e-6 relative).
-template <class S>
-void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
-                       const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
-  require_nonempty(C, where, "cost matrix C");
-  require_size(a.size(), C.rows(), where, "a must have one entry per row of C");
-  require_size(b.size(), C.cols(), where, "b must have one entry per column of C");
-  if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
+/// Throws std::invalid_argument naming the problem when an n x m Sinkhorn problem is ill-posed,
+/// checking all but the cost's entries (so a backend whose cost lives elsewhere, e.g. on a GPU,
+/// can share it). With both sides hard (rho = +inf) the masses must agree to 1e-6 relative.
+template <class S, class DA, class DB>
+void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
+                               const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
+                               const SinkhornOptions<S>& options) {
+  require(n > 0 && m > 0, where, "cost matrix C is empty");
+  require_size(a.size(), n, where, "a must have one entry per row of C");
+  require_size(b.size(), m, where, "b must have one entry per column of C");
   require_weights(a, where, "a");
   require_weights(b, where, "b");
   require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
@@ -56,13 +57,21 @@ void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, 
             "epsilon_decay must be in (0, 1)");
   }
   if (options.f_init.size()) {
-    require_size(options.f_init.size(), C.rows(), where, "f_init must have one entry per row of C");
+    require_size(options.f_init.size(), n, where, "f_init must have one entry per row of C");
     require_finite(options.f_init, where, "f_init");
   }
   if (options.g_init.size()) {
-    require_size(options.g_init.size(), C.cols(), where, "g_init must have one entry per column of C");
+    require_size(options.g_init.size(), m, where, "g_init must have one entry per column of C");
     require_finite(options.g_init, where, "g_init");
   }
+}
+
+/// validate_sinkhorn_problem plus finite cost entries.
+template <class S>
+void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
+                       const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
+  validate_sinkhorn_problem(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
+  if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
 }
 
 template <class DC, class DA, class DB>
@@ -85,7 +94,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
 /// Balanced entropic optimal transport (= POT 0.8.2 `ot.sinkhorn(a, b, C, reg=epsilon)`):
 ///   min_P <P, C> + epsilon sum_ij P_ij (log P_ij - 1)   s.t.  P 1 = a,  P^T 1 = b.
 /// C: n x m cost (any storage order, float or double; units of epsilon); a (n), b (m): non-negative
-/// weights of equal total mass (1e-6 relative), any expression convertible to the cost's scalar.
+/// weights of equal total mass (1e-6 relative; b is rescaled to a's mass), any expression
+/// convertible to the cost's scalar.
 /// Returns the plan P = exp((f_i + g_j - C_ij) / epsilon), the potentials, the status and the
 /// marginal errors of P. options.log_domain picks log-sum-exp updates (stable at any epsilon) or
 /// scalings u, v on exp(-C / epsilon) (faster; under/overflow is reported, never returned as NaN).

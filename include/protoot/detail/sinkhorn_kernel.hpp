@@ -65,10 +65,10 @@ class SinkhornKernel {
   /// `parallel` = false keeps the solve on the calling thread (used inside sinkhorn_batch).
   SinkhornKernel(const CostRef& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
                  const SinkhornOptions<S>& options, bool parallel)
-      : C_(C), a_(a), b_(b), rho_a_(rho_a), rho_b_(rho_b), opt_(options),
+      : C_(C), a_(a), b_(balanced_target(a, b, rho_a, rho_b)), rho_a_(rho_a), rho_b_(rho_b), opt_(options),
         n_(C.rows()), m_(C.cols()),
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
-        log_a_(a.array().log()), log_b_(b.array().log()),
+        log_a_(a.array().log()), log_b_(b_.array().log()),
         row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(threads_) * m_),
         column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
@@ -106,6 +106,12 @@ class SinkhornKernel {
 #else
     return 0;
 #endif
+  }
+  /// A balanced problem's b, rescaled to a's mass: the masses may differ by rounding (callers
+  /// accept 1e-6 relative), which would otherwise put a floor under the marginal error.
+  static Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
+    if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
+    return b * (a.sum() / b.sum());
   }
   const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
 
@@ -416,7 +422,7 @@ class SinkhornKernel {
 
   const CostRef& C_;
   const Vector<S>& a_;
-  const Vector<S>& b_;
+  const Vector<S> b_;
   const S rho_a_, rho_b_;
   const SinkhornOptions<S>& opt_;
   const Index n_, m_;
