@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -54,7 +55,7 @@ struct TrainConfig {
   /// Cross-domain OT: the cross-domain InfoNCE towards the other domain's OT-matched prototype.
   /// false: no cross-domain OT and no cross-domain term; nothing else changes.
   bool cross_domain = true;
-  bool verbose = false;
+  bool verbose = false;  ///< print format_epoch() of every epoch to stdout
 
   // Head: in -> hidden -> out, L2-normalised.
   int hidden_dim = 512;
@@ -107,6 +108,17 @@ struct EpochLog {
   double marginal_error = 0;            ///< mean L1 marginal violation of the OT plans solved
   double seconds = 0;
 };
+
+/// The progress line train_protoot_head prints per epoch when TrainConfig::verbose is set.
+inline std::string format_epoch(const EpochLog& e, int epochs) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "epoch %3d/%d  loss %.4f  in-domain A %.4f B %.4f  cross A %.4f B %.4f (weight %.2f)"
+                "  OT marginal error %.2e  %.2f s",
+                e.epoch + 1, epochs, e.loss, e.intra_a, e.intra_b, e.cross_a, e.cross_b, e.cross_weight,
+                e.marginal_error, e.seconds);
+  return line;
+}
 
 template <class S>
 struct TrainResult {
@@ -209,7 +221,8 @@ double add_info_nce(const Matrix<S>& q, const Matrix<S>& positives, const Matrix
 }  // namespace detail
 
 /// Trains the ProtoOT head on features A (n_a x d) and B (n_b x d) and returns both domains
-/// projected by the trained head, with one EpochLog per epoch (also passed to `on_epoch`).
+/// projected by the trained head, with one EpochLog per epoch (also passed to `on_epoch`, after
+/// the verbose line).
 /// Requires n_a, n_b >= max(num_prototypes, 2), finite inputs, epochs >= 1, batch_size >= 1,
 /// temperature, ot_epsilon > 0, 0 <= input_dropout < 1. Deterministic for a given seed.
 /// Cost per epoch: O((n_a + n_b) (d h + h o)) for the head, O((n_a + n_b) (K + batch) o) for
@@ -346,6 +359,10 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
     if (plans) log.marginal_error /= double(plans);
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.log.push_back(log);
+    if (config.verbose) {
+      std::printf("%s\n", format_epoch(log, config.epochs).c_str());
+      std::fflush(stdout);
+    }
     if (on_epoch) on_epoch(log);
   }
   result.features_a = head.forward(A);
