@@ -69,7 +69,8 @@ class SinkhornKernel {
         n_(C.rows()), m_(C.cols()),
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b_.array().log()),
-        row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(threads_) * m_),
+        row_blocks_(row_blocks(n_, m_, threads_)),
+        row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(row_blocks_) * m_),
         column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
   SinkhornResult<S> solve() {
@@ -113,6 +114,14 @@ class SinkhornKernel {
     if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
     return b * (a.sum() / b.sum());
   }
+  /// Rows are split into this many fixed blocks, each with its own column accumulator, handed
+  /// out to threads dynamically: a descheduled thread (busy machine) holds up one block, not
+  /// half the pass, and the sums do not depend on which thread ran which block.
+  static Index row_blocks(Index n, Index m, int threads) {
+    if (threads == 1) return 1;
+    const Index memory_cap = std::max<Index>(threads, (Index(1) << 23) / std::max<Index>(m, 1));
+    return std::min({n, Index(16), memory_cap});
+  }
   const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
 
   /// Epsilon in force at iteration k (1-based): the geometric ramp, then the target.
@@ -121,22 +130,24 @@ class SinkhornKernel {
     return std::max(opt_.epsilon, opt_.epsilon_start * std::pow(opt_.epsilon_decay, S(k - 1)));
   }
 
-  /// Zeroes each thread's column accumulator, runs row_work(i, accumulator, row scratch) over
-  /// the rows in parallel, and leaves the accumulators' sum in column_sums_.
+  /// Runs row_work(i, accumulator of i's block, thread's scratch row) over the rows in parallel
+  /// and leaves the sum of the blocks' accumulators in column_sums_.
   template <class RowWork>
   void row_pass(RowWork&& row_work) {
-    const Index m = m_;
+    const Index m = m_, blocks = row_blocks_;
 #pragma omp parallel num_threads(threads_) if (threads_ > 1)
     {
-      S* accumulator = column_buffer_.data() + std::size_t(thread_id()) * m;
       S* scratch = row_buffer_.data() + std::size_t(thread_id()) * m;
-      std::fill(accumulator, accumulator + m, S(0));
-#pragma omp for schedule(static)
-      for (Index i = 0; i < n_; ++i) row_work(i, accumulator, scratch);
+#pragma omp for schedule(dynamic, 1)
+      for (Index block = 0; block < blocks; ++block) {
+        S* accumulator = column_buffer_.data() + std::size_t(block) * m;
+        std::fill(accumulator, accumulator + m, S(0));
+        for (Index i = n_ * block / blocks; i < n_ * (block + 1) / blocks; ++i) row_work(i, accumulator, scratch);
+      }
 #pragma omp for schedule(static)
       for (Index j = 0; j < m; ++j) {
         S total = S(0);
-        for (int t = 0; t < threads_; ++t) total += column_buffer_[std::size_t(t) * m + j];
+        for (Index block = 0; block < blocks; ++block) total += column_buffer_[std::size_t(block) * m + j];
         column_sums_[j] = total;
       }
     }
@@ -428,7 +439,8 @@ class SinkhornKernel {
   const Index n_, m_;
   const int threads_;
   const Vector<S> log_a_, log_b_;
-  std::vector<S> row_buffer_, column_buffer_;  // per-thread scratch rows and column accumulators
+  const Index row_blocks_;
+  std::vector<S> row_buffer_, column_buffer_;  // per-thread scratch rows, per-block column sums
   Vector<S> column_sums_;
   Vector<S> row_lse_;  // last log-sum-exp of each row (NaN: none yet), the next shift
   Vector<S> f_, g_;
