@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <type_traits>
 
 #include "protoot/cuda/error.hpp"
 
@@ -39,6 +40,12 @@ class Checker {
  private:
   int failures_ = 0, checks_ = 0;
 };
+
+/// `what` tagged with the scalar type, for messages of tests run in float and double.
+template <class S>
+std::string label(const std::string& what) {
+  return what + (std::is_same<S, float>::value ? " [float]" : " [double]");
+}
 
 /// ||x - ref||_inf / max(||ref||_inf, tiny): the tests' relative error.
 template <class A, class B>

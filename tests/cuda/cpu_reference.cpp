@@ -4,6 +4,7 @@
 #include <random>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/losses/info_nce.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
@@ -43,6 +44,12 @@ PrototypeSinkhornResult<S> cpu_prototype_sinkhorn(const Matrix<S>& Z, const Matr
 }
 
 template <class S>
+S cpu_info_nce(const Matrix<S>& q, const Matrix<S>& k, const Matrix<S>& v, S tau, const IndexVector* excluded,
+               InfoNceGradients<S>* grad) {
+  return info_nce(q, k, v, tau, excluded, grad);
+}
+
+template <class S>
 TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k) {
   return cosine_topk(queries, gallery, k);
 }
@@ -71,6 +78,8 @@ Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
   template SinkhornResult<S> cpu_sinkhorn<S>(const Matrix<S>&, const Vector<S>&, const Vector<S>&, S, S,        \
                                              const SinkhornOptions<S>&);                                        \
   template TopK<S> cpu_cosine_topk<S>(const Matrix<S>&, const Matrix<S>&, Index);                              \
+  template S cpu_info_nce<S>(const Matrix<S>&, const Matrix<S>&, const Matrix<S>&, S, const IndexVector*,       \
+                             InfoNceGradients<S>*);                                                             \
   template PrototypeSinkhornResult<S> cpu_prototype_sinkhorn<S>(const Matrix<S>&, const Matrix<S>&,             \
                                                                 const Vector<S>&, const SinkhornOptions<S>&, S); \
   template KMeansResult<S> cpu_kmeans<S>(const Matrix<S>&, Index, const KMeansOptions<S>&);                     \

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/losses/info_nce.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
@@ -31,6 +32,11 @@ SinkhornResult<S> cpu_sinkhorn(const Matrix<S>& C, const Vector<S>& a, const Vec
 template <class S>
 PrototypeSinkhornResult<S> cpu_prototype_sinkhorn(const Matrix<S>& Z, const Matrix<S>& P, const Vector<S>& w,
                                                   const SinkhornOptions<S>& options, S rho);
+
+/// protoot::info_nce on the CPU (loss; gradients into `grad`).
+template <class S>
+S cpu_info_nce(const Matrix<S>& q, const Matrix<S>& k, const Matrix<S>& v, S tau, const IndexVector* excluded,
+               InfoNceGradients<S>* grad);
 
 /// protoot::cosine_topk on the CPU.
 template <class S>

@@ -1,11 +1,14 @@
 // Host-side logic of the CUDA backend, which runs without a GPU: error translation (the failing
 // call is named, out-of-memory has its own type) and the argument checks that reject bad
-// Sinkhorn problems before any device memory is touched.
+// problems before any device memory is touched (every public entry point on empty inputs).
 #include <limits>
 #include <string>
 
 #include "check.hpp"
-#include "protoot/cuda/sinkhorn.cuh"
+#include "protoot/cuda/kmeans.cuh"
+#include "protoot/cuda/losses.cuh"
+#include "protoot/cuda/sinkhorn_batch.cuh"
+#include "protoot/cuda/topk.cuh"
 
 using namespace protoot;
 using protoot::test::Checker;
@@ -78,6 +81,21 @@ void sinkhorn_arguments(Checker& check) {
   }
 }
 
+void entry_points_reject_empty_inputs(Checker& check) {
+  const cuda::DeviceMatrix<float> empty;
+  const Vector<float> one = Vector<float>::Ones(1);
+  SinkhornOptions<float> options;
+  options.epsilon = 0.1f;
+  check.expect_throws<std::invalid_argument>([&] { sinkhorn(empty, one, one, options); }, "sinkhorn, empty cost");
+  check.expect_throws<std::invalid_argument>(
+      [&] { sinkhorn(cuda::PointClouds<float>{empty, empty}, one, one, options); }, "sinkhorn, empty clouds");
+  check.expect_throws<std::invalid_argument>(
+      [&] { sinkhorn_batch(cuda::StackedCosts<float>{empty, 2}, {one}, {one}, options); }, "batch, count mismatch");
+  check.expect_throws<std::invalid_argument>([&] { cosine_topk(empty, empty, 1); }, "top-k, empty queries");
+  check.expect_throws<std::invalid_argument>([&] { kmeans(empty, 1); }, "kmeans, empty X");
+  check.expect_throws<std::invalid_argument>([&] { info_nce(empty, empty, empty, 0.1f); }, "info_nce, empty queries");
+}
+
 }  // namespace
 
 int main() {
@@ -86,5 +104,6 @@ int main() {
     empty_device_matrix(check);
     sinkhorn_arguments<float>(check);
     sinkhorn_arguments<double>(check);
+    entry_points_reject_empty_inputs(check);
   });
 }

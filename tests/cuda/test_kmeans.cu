@@ -9,13 +9,9 @@
 
 using namespace protoot;
 using protoot::test::Checker;
+using protoot::test::label;
 
 namespace {
-
-template <class S>
-std::string label(const std::string& what) {
-  return what + (std::is_same<S, float>::value ? " [float]" : " [double]");
-}
 
 template <class S>
 void expect_same(Checker& check, const KMeansResult<S>& gpu, const KMeansResult<S>& cpu, const std::string& what) {

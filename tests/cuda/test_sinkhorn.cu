@@ -14,17 +14,13 @@
 
 using namespace protoot;
 using protoot::test::Checker;
+using protoot::test::label;
 
 namespace {
 
 template <class S>
 S tolerance() {
   return std::is_same<S, float>::value ? S(1e-4) : S(1e-8);
-}
-
-template <class S>
-std::string label(const std::string& what) {
-  return what + (std::is_same<S, float>::value ? " [float]" : " [double]");
 }
 
 /// The GPU result must match the CPU result: plan, potentials, cost, convergence.

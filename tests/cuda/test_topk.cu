@@ -9,13 +9,9 @@
 
 using namespace protoot;
 using protoot::test::Checker;
+using protoot::test::label;
 
 namespace {
-
-template <class S>
-std::string label(const std::string& what) {
-  return what + (std::is_same<S, float>::value ? " [float]" : " [double]");
-}
 
 /// Same ranking as the CPU up to ties: at each rank the scores agree within `tol`, and the
 /// indices agree unless the two items' scores are that close (a tie decided by rounding).

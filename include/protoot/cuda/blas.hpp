@@ -1,9 +1,10 @@
-// protoot/cuda/blas.hpp — the one cuBLAS product protoot needs, for float and double:
-// C = A B^T with row-major A (rows_a x d), B (rows_b x d), C (rows_a x rows_b), which is how
-// similarities (retrieval) and point-centroid products (K-means) are formed.
+// protoot/cuda/blas.hpp — cuBLAS products on row-major device matrices, float and double:
+// C = beta C + op(A) op(B), and its most used case C = A B^T (similarities for retrieval,
+// point-centroid products for K-means, logits for the contrastive losses).
 //
-// cuBLAS is column-major: a row-major matrix is its transpose in column-major, so
-// C^T (rows_b x rows_a, col-major) = B A^T is one gemm(op_T, op_N) on the raw pointers.
+// cuBLAS is column-major: a row-major matrix is its transpose in column-major, so the
+// row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T: one gemm with the
+// operands swapped and the same transpose flags, on the raw pointers.
 // The default math mode is kept (true float32 products, no TF32 rounding), so results can be
 // compared with the CPU at 1e-4. Plain C++: usable from g++-compiled files too.
 #pragma once
@@ -38,11 +39,20 @@ inline cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
   return cublasDgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/// Row-major C (rows x cols) = beta C + op(A) op(B), inner dimension `inner`; A and B are
+/// row-major with `a_cols` / `b_cols` columns as stored (before op).
+template <class S>
+void product(const BlasHandle& blas, bool transpose_a, bool transpose_b, int rows, int cols, int inner, const S* A,
+             int a_cols, const S* B, int b_cols, S beta, S* C) {
+  const S one = 1;
+  PROTOOT_CUDA_CHECK(gemm(blas.get(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          cols, rows, inner, &one, B, b_cols, A, a_cols, &beta, C, cols));
+}
+
 /// C = A B^T, all row-major on the device: A rows_a x d, B rows_b x d, C rows_a x rows_b.
 template <class S>
 void product_with_transpose(const BlasHandle& blas, const S* A, int rows_a, const S* B, int rows_b, int d, S* C) {
-  const S one = 1, zero = 0;
-  PROTOOT_CUDA_CHECK(gemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, rows_b, rows_a, d, &one, B, d, A, d, &zero, C, rows_b));
+  product(blas, false, true, rows_a, rows_b, d, A, d, B, d, S(0), C);
 }
 
 }  // namespace detail

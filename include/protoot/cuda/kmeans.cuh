@@ -117,14 +117,7 @@ class DeviceLloyd {
         mass_partial_(static_cast<std::size_t>(chunks_) * k_, "cluster partial masses"),
         sums_(static_cast<std::size_t>(k_) * d_, "cluster sums"), mass_(k_, "cluster masses") {
     if (weights.size()) weights_ = to_device(weights);
-    DeviceBuffer<int> invalid(1, "a flag");
-    int flag = 0;
-    invalid.upload(&flag, 1);
-    row_norm_terms<<<(n_ + kmeans_threads - 1) / kmeans_threads, kmeans_threads>>>(
-        X.data(), n_, d_, NormTerm::squared, norms_.data(), invalid.data());
-    PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
-    invalid.download(&flag, 1);
-    require(flag == 0, "cuda::kmeans", "X contains NaN or Inf");
+    require_finite_rows(X, "cuda::kmeans", "X", norms_, NormTerm::squared);
   }
 
   /// One assignment pass; fills labels, distances (device) and, when `next`, the cluster sums.

@@ -1,8 +1,13 @@
 // protoot/cuda/row_norms.cuh — per-row norm terms of a row-major matrix on the device, the
-// O(n d) preprocessing shared by the point-cloud cost, cosine retrieval and K-means.
+// O(n d) preprocessing shared by the point-cloud cost, cosine retrieval, K-means and the losses
+// (it doubles as their check for non-finite data).
 #pragma once
 
 #include <cuda_runtime.h>
+
+#include <string>
+
+#include "protoot/cuda/device_matrix.hpp"
 
 namespace protoot::cuda::detail {
 
@@ -34,6 +39,24 @@ __global__ void scale_rows(const S* rows, long long count, int dim, const S* sca
   for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += static_cast<long long>(gridDim.x) * blockDim.x)
     out[e] = rows[e] * scale[e / dim];
+}
+
+/// norms = the norm terms of x's rows; throws std::invalid_argument (naming `where` and `name`)
+/// when a row is not finite, or is zero under NormTerm::inverse.
+template <class S>
+void require_finite_rows(const DeviceMatrix<S>& x, const char* where, const char* name, DeviceBuffer<S>& norms,
+                         NormTerm term) {
+  if (x.rows() == 0) return;
+  DeviceBuffer<int> invalid(1, "a flag");
+  int flag = 0;
+  invalid.upload(&flag, 1);
+  const int count = static_cast<int>(x.rows());
+  row_norm_terms<<<(count + 255) / 256, 256>>>(x.data(), count, static_cast<int>(x.cols()), term, norms.data(),
+                                               invalid.data());
+  PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
+  invalid.download(&flag, 1);
+  if (flag)
+    fail(where, std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
 }
 
 }  // namespace protoot::cuda::detail

@@ -196,15 +196,10 @@ class PointCloudPasses {
   PointCloudPasses(const PointClouds<S>& clouds, const char* where)
       : clouds_(clouds), dim_(static_cast<int>(clouds.x.cols())),
         x_norms_(static_cast<std::size_t>(clouds.x.rows()), "point norms"),
-        y_norms_(static_cast<std::size_t>(clouds.y.rows()), "point norms"), invalid_(1, "a flag") {
-    int flag = 0;
-    invalid_.upload(&flag, 1);
-    compute_norms(clouds.x, x_norms_);
-    compute_norms(clouds.y, y_norms_);
-    invalid_.download(&flag, 1);
-    require(flag == 0, where,
-            clouds.cost == PointCost::cosine ? "the point clouds contain NaN/Inf or a zero row (cosine cost undefined)"
-                                             : "the point clouds contain NaN or Inf");
+        y_norms_(static_cast<std::size_t>(clouds.y.rows()), "point norms") {
+    const NormTerm term = clouds.cost == PointCost::cosine ? NormTerm::inverse : NormTerm::squared;
+    require_finite_rows(clouds.x, where, "the points x", x_norms_, term);
+    require_finite_rows(clouds.y, where, "the points y", y_norms_, term);
   }
 
   void set_epsilon(S) {}
@@ -218,12 +213,6 @@ class PointCloudPasses {
   Cloud<S> x() const { return {clouds_.x.data(), x_norms_.data(), static_cast<int>(clouds_.x.rows())}; }
   Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
 
-  void compute_norms(const DeviceMatrix<S>& points, DeviceBuffer<S>& norms) {
-    const NormTerm term = clouds_.cost == PointCost::cosine ? NormTerm::inverse : NormTerm::squared;
-    row_norm_terms<<<blocks_for(points.rows(), threads_per_block), threads_per_block>>>(
-        points.data(), static_cast<int>(points.rows()), dim_, term, norms.data(), invalid_.data());
-    PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
-  }
   void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
     cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile>>>(updated, other, dim_, clouds_.cost, step);
     PROTOOT_CUDA_CHECK_LAUNCH(cloud_step);
@@ -232,7 +221,6 @@ class PointCloudPasses {
   const PointClouds<S>& clouds_;
   int dim_;
   DeviceBuffer<S> x_norms_, y_norms_;
-  DeviceBuffer<int> invalid_;
 };
 
 /// Rows of the plan in chunks of bounded device memory, plus the transport cost <P, C>.
@@ -357,9 +345,12 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   return result;
 }
 
+/// Validates an n x m problem, then solves it in the form options.log_domain asks for, with the
+/// passes make_passes(form) builds for the cost source.
 template <class S, class Passes, class DA, class DB>
-SinkhornResult<S> dispatch(Passes&& make_passes, const DA& a, const DB& b, S rho_a, S rho_b,
-                           const SinkhornOptions<S>& options, PlanOutput output) {
+SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_passes, const DA& a, const DB& b,
+                           S rho_a, S rho_b, const SinkhornOptions<S>& options, PlanOutput output) {
+  validate_sinkhorn(where, n, m, a, b, rho_a, rho_b, options);
   const Vector<S> host_a = a.template cast<S>(), host_b = b.template cast<S>();
   if (options.log_domain) {
     auto passes = make_passes(LogForm<S>{});
@@ -393,22 +384,6 @@ void validate_clouds(const char* where, const PointClouds<S>& clouds) {
 }  // namespace detail
 }  // namespace cuda
 
-/// Balanced entropic OT on the GPU with a stored cost: min <P,C> + eps sum P(log P - 1),
-/// P 1 = a, P^T 1 = b (a, b distributions of sizes n = C.rows(), m = C.cols()).
-/// Same contract and result as the CPU protoot::sinkhorn; two O(nm) passes per iteration.
-/// Throws std::invalid_argument on bad input, protoot::cuda::Error on device failures.
-template <class S, class DA, class DB>
-SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
-                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
-                           cuda::PlanOutput output = cuda::PlanOutput::host) {
-  constexpr const char* where = "cuda::sinkhorn";
-  const S hard = std::numeric_limits<S>::infinity();
-  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, hard, hard, options);
-  return cuda::detail::dispatch(
-      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); }, a, b, hard, hard, options,
-      output);
-}
-
 /// Unbalanced entropic OT on the GPU with a stored cost: KL(P 1 | a) and KL(P^T 1 | b) penalties
 /// weighted rho_a, rho_b (> 0; infinity = hard constraint). Same contract as the CPU solver.
 template <class S, class DA, class DB>
@@ -416,26 +391,22 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
                                       const SinkhornOptions<S>& options,
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
-  constexpr const char* where = "cuda::sinkhorn_unbalanced";
-  cuda::detail::validate_sinkhorn(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
+  const char* where = std::isinf(rho_a) && std::isinf(rho_b) ? "cuda::sinkhorn" : "cuda::sinkhorn_unbalanced";
   return cuda::detail::dispatch(
-      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); }, a, b, rho_a, rho_b, options,
-      output);
+      where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); },
+      a, b, rho_a, rho_b, options, output);
 }
 
-/// Balanced Sinkhorn with C_ij = cost(x_i, y_j) recomputed on the fly (KeOps-style): device
-/// memory O((n + m) d), each pass O(n m d) arithmetic. Prefer PlanOutput::none for large n m.
+/// Balanced entropic OT on the GPU with a stored cost: min <P,C> + eps sum P(log P - 1),
+/// P 1 = a, P^T 1 = b (a, b weights of equal mass, sizes n = C.rows(), m = C.cols()).
+/// Same contract and result as the CPU protoot::sinkhorn; two O(nm) passes per iteration.
+/// Throws std::invalid_argument on bad input, protoot::cuda::Error on device failures.
 template <class S, class DA, class DB>
-SinkhornResult<S> sinkhorn(const cuda::PointClouds<S>& clouds, const Eigen::MatrixBase<DA>& a,
+SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
                            const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
                            cuda::PlanOutput output = cuda::PlanOutput::host) {
-  constexpr const char* where = "cuda::sinkhorn";
-  cuda::detail::validate_clouds(where, clouds);
   const S hard = std::numeric_limits<S>::infinity();
-  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, hard, hard, options);
-  return cuda::detail::dispatch(
-      [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, hard, hard,
-      options, output);
+  return sinkhorn_unbalanced(C, a, b, hard, hard, options, output);
 }
 
 /// Unbalanced Sinkhorn on point clouds (see the stored-cost overload for rho_a, rho_b).
@@ -444,12 +415,22 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::PointClouds<S>& clouds, const 
                                       const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
                                       const SinkhornOptions<S>& options,
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
-  constexpr const char* where = "cuda::sinkhorn_unbalanced";
+  const char* where = std::isinf(rho_a) && std::isinf(rho_b) ? "cuda::sinkhorn" : "cuda::sinkhorn_unbalanced";
   cuda::detail::validate_clouds(where, clouds);
-  cuda::detail::validate_sinkhorn(where, clouds.x.rows(), clouds.y.rows(), a, b, rho_a, rho_b, options);
   return cuda::detail::dispatch(
+      where, clouds.x.rows(), clouds.y.rows(),
       [&](auto form) { return cuda::detail::PointCloudPasses<decltype(form), S>(clouds, where); }, a, b, rho_a, rho_b,
       options, output);
+}
+
+/// Balanced Sinkhorn with C_ij = cost(x_i, y_j) recomputed on the fly (KeOps-style): device
+/// memory O((n + m) d), each pass O(n m d) arithmetic. Prefer PlanOutput::none for large n m.
+template <class S, class DA, class DB>
+SinkhornResult<S> sinkhorn(const cuda::PointClouds<S>& clouds, const Eigen::MatrixBase<DA>& a,
+                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
+                           cuda::PlanOutput output = cuda::PlanOutput::host) {
+  const S hard = std::numeric_limits<S>::infinity();
+  return sinkhorn_unbalanced(clouds, a, b, hard, hard, options, output);
 }
 
 }  // namespace protoot

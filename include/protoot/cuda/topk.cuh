@@ -112,21 +112,6 @@ __global__ void __launch_bounds__(topk_threads) select_topk(const S* scores, int
   }
 }
 
-template <class S>
-void require_finite_rows(const DeviceMatrix<S>& x, const char* where, const char* name, DeviceBuffer<S>& norms,
-                         NormTerm term) {
-  DeviceBuffer<int> invalid(1, "a flag");
-  int flag = 0;
-  invalid.upload(&flag, 1);
-  const int count = static_cast<int>(x.rows());
-  row_norm_terms<<<(count + 255) / 256, 256>>>(x.data(), count, static_cast<int>(x.cols()), term, norms.data(),
-                                               invalid.data());
-  PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
-  invalid.download(&flag, 1);
-  if (flag)
-    fail(where, std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
-}
-
 /// L2-normalised copy of the rows of x (zero or non-finite rows throw).
 template <class S>
 DeviceMatrix<S> normalized_rows(const DeviceMatrix<S>& x, const char* where, const char* name) {
