@@ -38,11 +38,11 @@ const char* const usage =
     "                        [--out DIR] [--seed N] [--epochs N] [--prototypes K]\n"
     "  A, B: float32/float64 n x d features of two domains; LA, LB: integer labels (scoring only).\n"
     "  Without --domain-a/--domain-b: a generated imbalanced two-domain pair with labels.\n"
-    "  --out DIR (default retrieve-out), --seed N (default 0), --epochs N (default 20),\n"
+    "  --out DIR (default out/retrieve), --seed N (default 0), --epochs N (default 20),\n"
     "  --prototypes K (default: number of classes in LA, else 10).\n";
 
 struct Arguments {
-  std::string domain_a, domain_b, labels_a, labels_b, out = "retrieve-out";
+  std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve";
   unsigned seed = 0;
   int epochs = 20;
   int prototypes = 0;  // 0: from the labels
