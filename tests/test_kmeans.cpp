@@ -190,9 +190,14 @@ TEMPLATE_TEST_CASE("kmeans: spherical centroids are unit and duplicates never gi
   KMeansOptions<S> options;
   options.spherical = true;
   options.n_init = 3;
-  const auto result = kmeans(blobs<S>(500, 8, 6, 0.5, 2), 6, options);
+  const Matrix<S> X = blobs<S>(500, 8, 6, 0.5, 2);
+  const auto result = kmeans(X, 6, options);
   CHECK((result.centroids.rowwise().norm().array() - 1).abs().maxCoeff() <= precision<S>() * 10);
   CHECK(result.inertia >= 0);
+  // Any storage order or expression gives the same clustering.
+  const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> column_major = X;
+  CHECK(kmeans(column_major, 6, options).labels == result.labels);
+  CHECK(kmeans(S(2) * X, 6, options).labels == result.labels);
   // Only 3 distinct points for k = 5: clusters stay finite, proportions still sum to 1.
   Matrix<S> few(9, 2);
   few << 1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1, -1, 0, -1, 0, -1, 0;

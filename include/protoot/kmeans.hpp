@@ -362,10 +362,26 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
   }
 }
 
-/// K-means on prepared data (validated; unit rows when spherical).
+/// In spherical mode the unit-row copy of X that K-means must work on, or an empty matrix when
+/// X is not spherical or its rows are unit already. Throws on a zero row.
 template <class Scalar>
-KMeansResult<Scalar> kmeans_fit(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const KMeansOptions<Scalar>& o) {
-  const KMeansData<Scalar> data{X, X.rowwise().squaredNorm(), o.weights.size() ? &o.weights : nullptr, o.spherical};
+Matrix<Scalar> unit_rows_copy(const Eigen::Ref<const Matrix<Scalar>>& X, bool spherical, const char* where) {
+  if (!spherical) return {};
+  const Vector<Scalar> norms = X.rowwise().norm();
+  require(norms.minCoeff() > 0, where, "X has a zero row (spherical mode needs a direction)");
+  const Scalar slack = Scalar(100) * std::numeric_limits<Scalar>::epsilon();
+  if (((norms.array() - Scalar(1)).abs() <= slack).all()) return {};
+  return norms.cwiseInverse().asDiagonal() * X;
+}
+
+/// The restart loop on prepared data (validated; unit rows when spherical), shared by the CPU
+/// and CUDA back ends: seeds each restart (or takes the warm start), normalises the seeds in
+/// spherical mode, runs lloyd(start, shift_tolerance, restart, result) and keeps the lowest
+/// inertia.
+template <class Scalar, class Lloyd>
+KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, const KMeansOptions<Scalar>& o,
+                                     const char* where, Lloyd&& run_lloyd) {
+  const auto& X = data.X;
   double shift_tolerance = 0;
   if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
     const Eigen::RowVectorXd mean = X.colwise().sum().template cast<double>() / double(X.rows());
@@ -384,11 +400,11 @@ KMeansResult<Scalar> kmeans_fit(const Eigen::Ref<const Matrix<Scalar>>& X, Index
     if (o.spherical) {
       for (Index j = 0; j < k; ++j) {
         const Scalar norm = start.row(j).norm();
-        require(norm > 0, "kmeans", "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
+        require(norm > 0, where, "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
         start.row(j) /= norm;
       }
     }
-    lloyd(data, std::move(start), o, shift_tolerance, r, candidate);
+    run_lloyd(std::move(start), shift_tolerance, r, candidate);
     candidate.restart = r;
     if (r == 0 || candidate.inertia < best.inertia) std::swap(best, candidate);
   }
@@ -415,15 +431,16 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
                                               const KMeansOptions<typename Derived::Scalar>& options = {}) {
   using Scalar = typename Derived::Scalar;
   static_assert(std::is_floating_point<Scalar>::value, "protoot::kmeans: X must hold float or double");
-  const Eigen::Ref<const Matrix<Scalar>> data(X.derived());
-  detail::validate_kmeans<Scalar>(data, k, options);
-  if (!options.spherical) return detail::kmeans_fit<Scalar>(data, k, options);
-  const Vector<Scalar> norms = data.rowwise().norm();
-  detail::require(norms.minCoeff() > 0, "kmeans", "X has a zero row (spherical mode needs a direction)");
-  const Scalar slack = Scalar(100) * std::numeric_limits<Scalar>::epsilon();
-  if (((norms.array() - Scalar(1)).abs() <= slack).all()) return detail::kmeans_fit<Scalar>(data, k, options);
-  const Matrix<Scalar> unit = norms.cwiseInverse().asDiagonal() * data;
-  return detail::kmeans_fit<Scalar>(unit, k, options);
+  const Eigen::Ref<const Matrix<Scalar>> given(X.derived());
+  detail::validate_kmeans<Scalar>(given, k, options);
+  const Matrix<Scalar> unit = detail::unit_rows_copy<Scalar>(given, options.spherical, "kmeans");
+  const Eigen::Ref<const Matrix<Scalar>> points = unit.size() ? Eigen::Ref<const Matrix<Scalar>>(unit) : given;
+  const detail::KMeansData<Scalar> data{points, points.rowwise().squaredNorm(),
+                                        options.weights.size() ? &options.weights : nullptr, options.spherical};
+  return detail::kmeans_restarts(data, k, options, "kmeans",
+                                 [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
+                                   detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
+                                 });
 }
 
 }  // namespace protoot
