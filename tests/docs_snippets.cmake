@@ -2,10 +2,10 @@
 # test suite, so the documentation cannot drift from the headers. Included by tests/extra.cmake.
 #
 # Rules for writers: a ```cpp block must compile at namespace scope on its own (includes, then
-# declarations/functions); a block with `int main()` (no arguments) is executed and must return 0. Use ```text
-# for fragments that are not meant to compile. All blocks go into ONE translation unit (the
-# headers are parsed once): each block sits in its own namespace, its #include lines are hoisted,
-# and #line directives make compiler errors point at the Markdown file and line.
+# declarations/functions); a block with `int main()` (no arguments) is executed and must return
+# 0. Use ```text for fragments that are not meant to compile. All blocks go into ONE translation
+# unit (the headers are parsed once): each block sits in its own namespace, its #include lines
+# are hoisted, and #line directives make compiler errors point at the Markdown file and line.
 
 file(GLOB protoot_doc_pages CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 list(PREPEND protoot_doc_pages ${PROJECT_SOURCE_DIR}/README.md)
