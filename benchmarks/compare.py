@@ -160,6 +160,10 @@ def sinkhorn(session, sizes, work, rows):
     inputs = write_arrays(work / "sinkhorn", np.float64, C=cost, a=a, b=b)
     env = {"PROTOOT_BENCH_ITERATIONS": iterations, "PROTOOT_BENCH_EPSILON": eps, "PROTOOT_BENCH_RHO": sizes["rho"]}
     steps = [session.protoot(form, "bench_sinkhorn", pattern, inputs, env) for form, pattern in SINKHORN_BENCH.items()]
+    # One thread as well: POT runs on one core here, and a single thread is immune to a busy
+    # machine descheduling one member of an OpenMP team.
+    single = dict(env, OMP_NUM_THREADS=1)
+    steps += [session.protoot(f"{form}_1t", "bench_sinkhorn", SINKHORN_BENCH[form], inputs, single) for form in ("log", "scaling")]
     steps += [session.peer("pot_knopp", lambda: ot.sinkhorn(a, b, cost, eps, numItermax=iterations, stopThr=0)),
               # POT's log form takes ~0.15-0.3 s per iteration at n = 4096: time fewer, scale linearly.
               session.peer("pot_log", lambda: ot.sinkhorn(a, b, cost, eps, method="sinkhorn_log",
@@ -173,6 +177,8 @@ def sinkhorn(session, sizes, work, rows):
     unbalanced = f"Unbalanced {n}x{n} f64, rho={sizes['rho']:g}, {iterations} it"
     rows += [row(what, "log form", session.get("log"), "POT sinkhorn_log", session.get("pot_log"), 10.0, scaled),
              row(what, "scaling form", session.get("scaling"), "POT sinkhorn_knopp", session.get("pot_knopp"), 2.5),
+             row(what, "log form, 1 thread", session.get("log_1t"), "POT sinkhorn_log", session.get("pot_log"), None, scaled),
+             row(what, "scaling form, 1 thread", session.get("scaling_1t"), "POT sinkhorn_knopp", session.get("pot_knopp")),
              row(unbalanced, "log form", session.get("unbalanced_log"), "POT sinkhorn_unbalanced", session.get("pot_unbalanced")),
              row(unbalanced, "scaling form", session.get("unbalanced_scaling"), "POT sinkhorn_unbalanced", session.get("pot_unbalanced"))]
     # The bandwidth bound: one streaming read of the n x n kernel (scaling) or cost (log) per iteration.
