@@ -14,10 +14,11 @@
 // row i yields f_i (or u_i), and at once its contribution to the column sums of the new plan,
 // from which the next g (or v) follows. The column sums of the current plan are exactly what the
 // marginal error needs, so convergence checks are free.
-//   log form:     e_ij = exp((g_j - C_ij) / eps - max_j(...)) is the stable row term; the plan row
-//                 is e_ij * exp(f_i / eps + max), whose column sums give g_new = g + eps log(b / sum)
-//                 (times lambda). Columns whose sums underflow are recomputed with an exact,
-//                 max-shifted log-sum-exp, so any epsilon works.
+//   log form:     e_ij = exp((g_j - C_ij) / eps - s_i) with s_i the row's previous log-sum-exp
+//                 (its maximum when that shift over- or underflows) is the stable row term: ONE
+//                 exp per entry and iteration. The plan row is e_ij * exp(f_i / eps + s_i), whose
+//                 column sums give g_new = g + eps log(b / sum) (times lambda). Columns whose sums
+//                 underflow are recomputed with an exact, max-shifted log-sum-exp: any epsilon works.
 //   scaling form: u_i = (a_i / (K v)_i)^lambda, accumulate u_i K_i. into K^T u. A zero or
 //                 non-finite scaling stops with SinkhornStatus::numerical_error at the last finite
 //                 iterate, or continues in the log form (SinkhornOptions::log_domain_fallback).
@@ -187,8 +188,10 @@ class SinkhornKernel {
   /// f from g; column_sums_ = column sums of the plan (f_new, g).
   void log_row_pass(S epsilon) {
     const S inv_eps = S(1) / epsilon, lambda = relaxation_exponent(rho_a_, epsilon);
-    // A shifted sum in this range has neither overflowed nor lost its largest terms to underflow.
-    const S lowest_sum = std::sqrt(std::numeric_limits<S>::min()), highest_sum = S(1) / lowest_sum;
+    // A shifted sum in this range has not overflowed, and its terms flushed to 0 (below
+    // min_normal) carry at most min_normal * 2^10 of the row's mass each: tiny next to the
+    // column sums log_column_update trusts.
+    const S lowest_sum = S(1) / S(1024), highest_sum = std::sqrt(std::numeric_limits<S>::max());
     const Index m = m_;
     const S* g = g_.data();
     row_pass([&](Index i, S* accumulator, S* e) {
@@ -216,8 +219,9 @@ class SinkhornKernel {
   /// g_next from column_sums_; returns the column violation of the plan (f, g).
   S log_column_update(S epsilon, Vector<S>& g_next) {
     const S lambda = relaxation_exponent(rho_b_, epsilon);
-    // Below this a column sum has lost precision to underflow: recompute it exactly.
-    const S smallest_reliable = std::numeric_limits<S>::min() / std::numeric_limits<S>::epsilon();
+    // Below this a column sum may have lost precision to terms flushed to 0: recompute it exactly.
+    const S smallest_reliable =
+        std::numeric_limits<S>::min() / (std::numeric_limits<S>::epsilon() * std::numeric_limits<S>::epsilon());
     std::vector<Index> unreliable;
     for (Index j = 0; j < m_; ++j) {
       const S sum = column_sums_[j];
