@@ -57,18 +57,20 @@ BENCH_TARGETS = ["bench_sinkhorn", "bench_kmeans", "bench_topk", "bench_bandwidt
 # ---- measuring ----------------------------------------------------------------------------------
 
 def time_call(fn, min_time):
-    """Mean wall time of fn() over as many calls as fit in min_time seconds (at least one)."""
-    runs, total = 0, 0.0
+    """(wall, CPU) seconds per call of fn(), means over as many calls as fit in min_time seconds
+    (at least one). CPU is this process's, all threads (faiss/sklearn OpenMP teams included)."""
+    runs, total, cpu_start = 0, 0.0, time.process_time()
     while runs == 0 or total < min_time:
         start = time.perf_counter()
         fn()
         total += time.perf_counter() - start
         runs += 1
-    return total / runs
+    return total / runs, (time.process_time() - cpu_start) / runs
 
 
 def run_benchmark(executable, pattern, min_time, inputs=None, env=None):
-    """Real time in seconds of the one benchmark of `executable` that `pattern` selects.
+    """(real, CPU) seconds of the one benchmark of `executable` that `pattern` selects (Google
+    Benchmark's CPU time is the main thread's: all of the work only with OMP_NUM_THREADS=1).
 
     None when the executable was not built (its source has not landed); an error when the pattern
     selects nothing or several benchmarks, so a renamed benchmark cannot silently drop a row."""
@@ -87,7 +89,7 @@ def run_benchmark(executable, pattern, min_time, inputs=None, env=None):
         raise RuntimeError(f"{executable.name} --benchmark_filter='{pattern}' selected "
                            f"{[b['name'] for b in found]}, expected exactly one benchmark")
     unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[found[0]["time_unit"]]
-    return found[0]["real_time"] * unit
+    return found[0]["real_time"] * unit, found[0]["cpu_time"] * unit
 
 
 class Session:
@@ -103,16 +105,17 @@ class Session:
                                                      self.args.min_time, inputs, env))
 
     def peer(self, key, fn, scale=1.0):
-        return lambda: self._keep(key, scale * time_call(fn, self.args.min_time))
+        return lambda: self._keep(key, tuple(scale * t for t in time_call(fn, self.args.min_time)))
 
     def measure(self, *steps):
         for round_index in range(self.args.rounds):
             for step in (steps if round_index % 2 == 0 else reversed(steps)):
                 step()
 
-    def _keep(self, key, seconds):
-        if seconds is not None:
-            self.best[key] = min(seconds, self.best.get(key, seconds))
+    def _keep(self, key, times):
+        """Keeps the best wall time of the rounds (and the CPU time of that round)."""
+        if times is not None and (key not in self.best or times[0] < self.best[key]):
+            self.best[key], self.best[(key, "cpu")] = times
 
     def get(self, key):
         return self.best.get(key)
@@ -177,8 +180,10 @@ def sinkhorn(session, sizes, work, rows):
     unbalanced = f"Unbalanced {n}x{n} f64, rho={sizes['rho']:g}, {iterations} it"
     rows += [row(what, "log form", session.get("log"), "POT sinkhorn_log", session.get("pot_log"), 10.0, scaled),
              row(what, "scaling form", session.get("scaling"), "POT sinkhorn_knopp", session.get("pot_knopp"), 2.5),
-             row(what, "log form, 1 thread", session.get("log_1t"), "POT sinkhorn_log", session.get("pot_log"), None, scaled),
-             row(what, "scaling form, 1 thread", session.get("scaling_1t"), "POT sinkhorn_knopp", session.get("pot_knopp")),
+             row(what, "log form, 1 thread", session.get("log_1t"), "POT sinkhorn_log", session.get("pot_log"), None, scaled,
+                 cpu=(session.get(("log_1t", "cpu")), session.get(("pot_log", "cpu")))),
+             row(what, "scaling form, 1 thread", session.get("scaling_1t"), "POT sinkhorn_knopp", session.get("pot_knopp"),
+                 cpu=(session.get(("scaling_1t", "cpu")), session.get(("pot_knopp", "cpu")))),
              row(unbalanced, "log form", session.get("unbalanced_log"), "POT sinkhorn_unbalanced", session.get("pot_unbalanced")),
              row(unbalanced, "scaling form", session.get("unbalanced_scaling"), "POT sinkhorn_unbalanced", session.get("pot_unbalanced"))]
     # The bandwidth bound: one streaming read of the n x n kernel (scaling) or cost (log) per iteration.
@@ -246,8 +251,10 @@ def topk(session, sizes, work, rows):
 
 
 
-def row(workload, protoot, protoot_s, peer, peer_s, goal=None, note=""):
-    return dict(workload=workload, protoot=protoot, protoot_s=protoot_s, peer=peer, peer_s=peer_s, goal=goal, note=note)
+def row(workload, protoot, protoot_s, peer, peer_s, goal=None, note="", cpu=(None, None)):
+    """One comparison; `cpu` = (protoot, peer) CPU seconds where both sides ran on one thread."""
+    return dict(workload=workload, protoot=protoot, protoot_s=protoot_s, peer=peer, peer_s=peer_s, goal=goal,
+                note=note, protoot_cpu=cpu[0], peer_cpu=cpu[1])
 
 
 def sweep(session, sizes, work):
@@ -326,6 +333,13 @@ def render(rows, bandwidth, series, header):
         note = f" ({r['note']})" if r["note"] else ""
         lines.append(f"| {r['workload']} | {r['protoot']} | {milliseconds(r['protoot_s'])} | {r['peer']}{note} | "
                      f"{milliseconds(r['peer_s'])} | {'n/a' if speedup is None else f'{speedup:.2f}x'} | {goal} |")
+    single = [r for r in rows if r["protoot_cpu"] and r["peer_cpu"]]
+    if single:
+        lines += ["", "CPU time of the single-threaded runs (POT is single-threaded here too), which a busy "
+                      "machine inflates far less than wall time:", "",
+                  "| workload | protoot | CPU (ms) | peer | CPU (ms) | ratio |", "|---|---|---:|---|---:|---:|"]
+        lines += [f"| {r['workload']} | {r['protoot']} | {milliseconds(r['protoot_cpu'])} | {r['peer']} | "
+                  f"{milliseconds(r['peer_cpu'])} | {r['peer_cpu'] / r['protoot_cpu']:.2f}x |" for r in single]
     if bandwidth:
         n, iterations, one_pass = bandwidth["n"], bandwidth["iterations"], bandwidth["pass"]
         lines += ["", f"Memory-bandwidth bound of one Sinkhorn iteration at n = {n} (float64, {n * n * 8 / 1e6:.0f} MB "
@@ -442,6 +456,10 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds each measurement runs at least")
     parser.add_argument("--out", default=None, help="directory for compare.md/json and the SVG (default: build dir)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md and docs/img/sinkhorn_scaling.svg")
+    parser.add_argument("--omp-wait-policy", default="passive",
+                        help="OMP_WAIT_POLICY for protoot and the peers' OpenMP (faiss, sklearn); '' leaves it unset. "
+                             "passive: idle threads sleep instead of spinning, which on a shared machine keeps a "
+                             "spinning thread from holding the core its descheduled team mate needs")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a protoot benchmark was not built or a peer did not run (used by the test)")
     args = parser.parse_args()
@@ -451,6 +469,8 @@ def main():
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}")
     warnings.simplefilter("ignore")  # POT warns that a fixed-iteration run "did not converge"
+    if args.omp_wait_policy:  # before faiss/sklearn load libgomp; the benchmark processes inherit it
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
 
     build_dir = Path(args.build_dir)
     if not args.no_build:
@@ -484,7 +504,8 @@ def main():
         del shown[shown.index("--build-dir"):shown.index("--build-dir") + 2]
     command = " ".join(["/usr/bin/python3 benchmarks/compare.py"] + shown)
     header = [f"Command: `{command}` ({'quick sizes' if args.quick else 'full sizes'}, "
-              f"{args.rounds} round(s), >= {args.min_time:g} s per measurement)",
+              f"{args.rounds} round(s), >= {args.min_time:g} s per measurement, "
+              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')} for protoot and the peers)",
               f"Date: {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s; load average {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after (other work on the machine inflates every time)",
               f"Machine: {machine_description()}",
