@@ -45,6 +45,39 @@ inline void require_exclusions(const IndexVector* excluded, Index n, Index m, co
                       " is outside [-1, " + std::to_string(m) + ")");
 }
 
+/// info_nce_logits on validated inputs, working in the negatives' storage (no n x m copy).
+template <class S>
+S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVector* excluded,
+                          InfoNceLogitGradients<S>* grad) {
+  // e holds the negative logits N, then e_ij = exp((N_ij - top_i) / tau) (0 at the excluded
+  // entry), then, with grad, dloss/dN.
+  const Index n = p.size(), m = e.cols();
+  const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
+  Vector<S> positive_grad(n);
+  S total = S(0);
+#pragma omp parallel for reduction(+ : total) if (n * m > 32768)
+  for (Index i = 0; i < n; ++i) {
+    const Index skip = excluded ? (*excluded)(i) : Index(-1);
+    if (skip >= 0) e(i, skip) = std::numeric_limits<S>::lowest();
+    const S top = m > 0 ? std::max(p(i), e.row(i).maxCoeff()) : p(i);
+    e.row(i) = ((e.row(i).array() - top) * inv_tau).exp();  // vectorised; <= 1, no overflow
+    if (skip >= 0) e(i, skip) = S(0);
+    const S positive_term = std::exp((p(i) - top) * inv_tau);
+    const S sum = positive_term + e.row(i).sum();
+    total += top * inv_tau + std::log(sum) - p(i) * inv_tau;  // log-sum-exp of the row - p_i / tau
+    // d/dlogit of (lse - p/tau) is softmax - onehot(positive), times 1/(n tau)
+    if (grad) {
+      positive_grad(i) = (positive_term / sum - S(1)) * scale;
+      e.row(i) *= scale / sum;
+    }
+  }
+  if (grad) {
+    grad->positive = std::move(positive_grad);
+    grad->negatives = std::move(e);
+  }
+  return total / S(n);
+}
+
 }  // namespace detail
 
 /// InfoNCE on precomputed similarities (not yet divided by tau):
@@ -67,32 +100,7 @@ typename DP::Scalar info_nce_logits(const Eigen::MatrixBase<DP>& positive, const
   detail::require_finite(negatives, where, "negatives");
   detail::require_exclusions(excluded, n, m, where);
 
-  const Vector<S> p = positive;
-  const Matrix<S> neg = negatives;
-  if (grad) {
-    grad->positive.resize(n);
-    grad->negatives.setZero(n, m);
-  }
-  const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
-  S total = S(0);
-#pragma omp parallel for reduction(+ : total) if (n * m > 32768)
-  for (Index i = 0; i < n; ++i) {
-    const Index skip = excluded ? (*excluded)(i) : Index(-1);
-    S top = p(i);
-    for (Index j = 0; j < m; ++j)
-      if (j != skip) top = std::max(top, neg(i, j));
-    S sum = std::exp((p(i) - top) * inv_tau);
-    for (Index j = 0; j < m; ++j)
-      if (j != skip) sum += std::exp((neg(i, j) - top) * inv_tau);
-    const S lse = (top * inv_tau) + std::log(sum);  // log-sum-exp of the row's logits
-    total += lse - p(i) * inv_tau;
-    if (grad) {  // d/dlogit of (lse - p/tau) is softmax - onehot(positive), times 1/(n tau)
-      grad->positive(i) = (std::exp(p(i) * inv_tau - lse) - S(1)) * scale;
-      for (Index j = 0; j < m; ++j)
-        if (j != skip) grad->negatives(i, j) = std::exp(neg(i, j) * inv_tau - lse) * scale;
-    }
-  }
-  return total / S(n);
+  return detail::info_nce_logits_inplace<S>(positive, negatives, tau, excluded, grad);
 }
 
 /// InfoNCE of queries against features: positive logit q_i . k_i, negative logits q_i . v_j
@@ -115,12 +123,17 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
   detail::require_finite(positives, where, "positives");
   detail::require_finite(negatives, where, "negatives");
 
-  const Matrix<S> q = queries, k = positives, v = negatives;
+  // Ref: no copy when the caller passes plain row-major matrices (a 4096-row bank, say)
+  const Eigen::Ref<const Matrix<S>> q(queries), k(positives), v(negatives);
   const Vector<S> pos = (q.array() * k.array()).rowwise().sum();
-  const Matrix<S> neg = q * v.transpose();
-  if (!grad) return info_nce_logits(pos, neg, tau, excluded);
+  Matrix<S> neg = q * v.transpose();
+  detail::require_finite(pos, where, "positive similarities (overflow)");
+  detail::require_finite(neg, where, "negative similarities (overflow)");
+  detail::require_exclusions(excluded, q.rows(), v.rows(), where);
+  detail::require_positive(tau, where, "tau");
   InfoNceLogitGradients<S> g;
-  const S loss = info_nce_logits(pos, neg, tau, excluded, &g);
+  const S loss = detail::info_nce_logits_inplace<S>(pos, std::move(neg), tau, excluded, grad ? &g : nullptr);
+  if (!grad) return loss;
   grad->queries = g.positive.asDiagonal() * k;
   grad->queries.noalias() += g.negatives * v;
   grad->positives = g.positive.asDiagonal() * q;

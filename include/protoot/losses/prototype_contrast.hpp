@@ -85,8 +85,7 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
     }
   }
 
-  const Matrix<S> z = features, c = prototypes;
-  const Matrix<S> w = assignment;
+  const Eigen::Ref<const Matrix<S>> z(features), c(prototypes), w(assignment);
   Matrix<S> logits = (z * c.transpose()) / tau;
   const Index n = z.rows(), k = c.rows();
   S total = S(0);
