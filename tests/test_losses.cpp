@@ -13,21 +13,16 @@
 using namespace protoot;
 using test::gradient_error;
 using test::MatrixD;
+using test::random_normal;
 
 namespace {
 
-MatrixD gaussian(Index rows, Index cols, std::mt19937& rng) {
-  std::normal_distribution<double> normal;
-  MatrixD m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
-}
 
-MatrixD unit_rows(Index rows, Index cols, std::mt19937& rng) { return l2_normalize_rows(gaussian(rows, cols, rng)); }
+MatrixD unit_rows(Index rows, Index cols, std::mt19937& rng) { return l2_normalize_rows(random_normal(rows, cols, rng)); }
 
 /// Random row-stochastic n x k matrix.
 MatrixD stochastic_rows(Index n, Index k, std::mt19937& rng) {
-  MatrixD w = gaussian(n, k, rng).array().exp();
+  MatrixD w = random_normal(n, k, rng).array().exp();
   return (w.array().colwise() / w.rowwise().sum().array()).matrix();
 }
 
@@ -63,7 +58,7 @@ constexpr double kTau = 0.3;
 
 TEST_CASE("l2_normalize_rows: unit rows and a finite-difference backward", "[losses]") {
   std::mt19937 rng(1);
-  const MatrixD x = gaussian(5, 4, rng), weights = gaussian(5, 4, rng);
+  const MatrixD x = random_normal(5, 4, rng), weights = random_normal(5, 4, rng);
   Vector<double> norms;
   const MatrixD y = l2_normalize_rows(x, &norms);
   CHECK((y.rowwise().norm().array() - 1).abs().maxCoeff() < 1e-14);
@@ -242,8 +237,10 @@ TEST_CASE("bad input throws std::invalid_argument naming the problem", "[losses]
   CHECK_THROWS_WITH(prototype_contrast_soft(p.q, p.c.leftCols(2), p.w, kTau), Catch::Contains("prototypes dimension"));
   MatrixD empty_row_plan = p.w;
   empty_row_plan.row(3).setZero();
-  CHECK_THROWS_WITH(ot_target_loss(p.q, p.c, empty_row_plan, kTau), Catch::Contains("plan row 3 has zero mass"));
-  CHECK_THROWS_WITH(ot_target_loss(p.q, p.c, MatrixD(-p.w), kTau), Catch::Contains("negative"));
+  CHECK_THROWS_WITH(ot_target_loss(p.q, p.c, empty_row_plan, kTau), Catch::Contains("plan row 3 must have positive mass"));
+  MatrixD negative_plan = p.w;
+  negative_plan(0, 1) = -0.01;
+  CHECK_THROWS_WITH(ot_target_loss(p.q, p.c, negative_plan, kTau), Catch::Contains("negative entries"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, p.m, kTau, &p.excl), Catch::Contains("k = 9 must be in [1, 8]"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, 0, kTau), Catch::Contains("k = 0"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, 2, std::nan("")), Catch::Contains("tau"));

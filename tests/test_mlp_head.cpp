@@ -17,24 +17,14 @@ using namespace protoot;
 using namespace protoot::examples;
 using test::gradient_error;
 using test::MatrixD;
-
-namespace {
-
-MatrixD gaussian(Index rows, Index cols, std::mt19937& rng) {
-  std::normal_distribution<double> normal;
-  MatrixD m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-  return m;
-}
-
-}  // namespace
+using test::random_normal;
 
 TEST_CASE("MLP head backward matches finite differences for weights and inputs", "[mlp]") {
   const Activation activation = GENERATE(Activation::relu, Activation::gelu);
   std::mt19937 rng(2);
-  const MatrixD x = gaussian(7, 5, rng), weights = gaussian(7, 3, rng);
+  const MatrixD x = random_normal(7, 5, rng), weights = random_normal(7, 3, rng);
   MlpHead<double> head(5, 6, 3, activation, 42);
-  head.parameters() += 0.1 * gaussian(head.parameters().size(), 1, rng);  // non-zero biases too
+  head.parameters() += 0.1 * random_normal(head.parameters().size(), 1, rng);  // non-zero biases too
   MlpCache<double> cache;
   const MatrixD y = head.forward(x, &cache);
   CHECK((y.rowwise().norm().array() - 1).abs().maxCoeff() < 1e-12);
@@ -59,7 +49,7 @@ TEST_CASE("MLP head backward matches finite differences for weights and inputs",
 
 TEST_CASE("MLP head: same seed, same weights; float forward within 1e-5 of double", "[mlp]") {
   std::mt19937 rng(4);
-  const MatrixD x = gaussian(16, 8, rng);
+  const MatrixD x = random_normal(16, 8, rng);
   MlpHead<double> hd(8, 32, 4, Activation::gelu, 9);
   MlpHead<float> hf(8, 32, 4, Activation::gelu, 9);
   CHECK((hd.parameters().cast<float>() - hf.parameters()).cwiseAbs().maxCoeff() < 1e-6f);

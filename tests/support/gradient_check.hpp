@@ -1,15 +1,24 @@
 // tests/support/gradient_check.hpp — central finite differences for checking hand-written
-// gradients in double precision.
+// gradients in double precision, on random inputs.
 #pragma once
 
 #include <algorithm>
 #include <functional>
+#include <random>
 
 #include <Eigen/Core>
 
 namespace protoot::test {
 
 using MatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// rows x cols standard normal entries drawn from `rng`.
+inline MatrixD random_normal(Eigen::Index rows, Eigen::Index cols, std::mt19937& rng) {
+  std::normal_distribution<double> normal;
+  MatrixD m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
 
 /// Central-difference gradient of f at x: (f(x + h e) - f(x - h e)) / 2h for every entry.
 inline MatrixD numerical_gradient(const std::function<double(const MatrixD&)>& f, const MatrixD& x,

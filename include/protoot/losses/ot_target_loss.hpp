@@ -24,17 +24,13 @@ typename DZ::Scalar ot_target_loss(const Eigen::MatrixBase<DZ>& features, const 
                                    const Eigen::MatrixBase<DQ>& plan, typename DZ::Scalar tau,
                                    PrototypeGradients<typename DZ::Scalar>* grad = nullptr) {
   using S = typename DZ::Scalar;
-  constexpr const char* where = "ot_target_loss";
-  detail::require_nonempty(plan, where, "plan");
-  detail::require_finite(plan, where, "plan");
-  if ((plan.array() < 0).any()) detail::fail(where, "plan has negative entries");
-  Matrix<S> targets = plan;
-  for (Index i = 0; i < targets.rows(); ++i) {
-    const S mass = targets.row(i).sum();
-    if (!(mass > S(0))) detail::fail(where, "plan row " + std::to_string(i) + " has zero mass");
-    targets.row(i) /= mass;
-  }
-  return prototype_contrast_soft(features, prototypes, targets, tau, grad);
+  detail::require_nonempty(plan, "ot_target_loss", "plan");
+  const Vector<S> mass = plan.rowwise().sum();  // entries and shapes are checked by the soft loss
+  for (Index i = 0; i < mass.size(); ++i)
+    if (!(mass(i) > S(0)))
+      detail::fail("ot_target_loss", "plan row " + std::to_string(i) + " must have positive mass (got " +
+                                          std::to_string(double(mass(i))) + ")");
+  return prototype_contrast_soft(features, prototypes, mass.cwiseInverse().asDiagonal() * plan, tau, grad);
 }
 
 }  // namespace protoot
