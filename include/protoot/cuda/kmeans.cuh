@@ -9,14 +9,12 @@
 //  - update: a segmented reduction of the rows by label — block (cluster c, row chunk) sums the
 //    rows labelled c in index order, in double; chunks are merged in order, so the sums (and
 //    the labels that follow) do not depend on scheduling.
-// The seeding reads a host copy of X (downloaded once); k-means++ therefore costs CPU time
+// The restart loop is the CPU's (detail::kmeans_restarts) with this Lloyd run plugged in. The
+// seeding reads a host copy of X (downloaded once); k-means++ therefore costs CPU time
 // (k (2 + ln k) n d); warm starts and KMeansInit::random avoid it. Include from a .cu file.
 #pragma once
 
 #include <algorithm>
-#include <cmath>
-#include <random>
-#include <string>
 #include <vector>
 
 #include "protoot/cuda/blas.hpp"
@@ -236,49 +234,22 @@ void lloyd(DeviceLloyd<S>& device, const protoot::detail::KMeansData<S>& data, M
 /// version, protoot::cuda::Error on device failures.
 template <class S>
 KMeansResult<S> kmeans(const cuda::DeviceMatrix<S>& X, Index k, const KMeansOptions<S>& options = {}) {
-  detail::require(!X.empty(), "cuda::kmeans", "X is empty");
-  detail::require(X.rows() < (Index(1) << 31) && X.cols() < (Index(1) << 31), "cuda::kmeans", "X is too large");
+  constexpr const char* where = "cuda::kmeans";
+  detail::require(!X.empty(), where, "X is empty");
+  detail::require(X.rows() < (Index(1) << 31) && X.cols() < (Index(1) << 31), where, "X is too large");
   const Matrix<S> host = X.download();  // seeding and the CPU's argument checks
   detail::validate_kmeans<S>(host, k, options);
-  Matrix<S> unit;  // spherical mode on rows that are not unit yet: the CPU's normalised copy
-  if (options.spherical) {
-    const Vector<S> norms = host.rowwise().norm();
-    detail::require(norms.minCoeff() > 0, "cuda::kmeans", "X has a zero row (spherical mode needs a direction)");
-    const S slack = S(100) * std::numeric_limits<S>::epsilon();
-    if (!((norms.array() - S(1)).abs() <= slack).all()) unit = norms.cwiseInverse().asDiagonal() * host;
-  }
+  const Matrix<S> unit = detail::unit_rows_copy<S>(host, options.spherical, where);
   const Matrix<S>& points = unit.size() ? unit : host;
   const cuda::DeviceMatrix<S> unit_device = unit.size() ? cuda::DeviceMatrix<S>(unit) : cuda::DeviceMatrix<S>();
   cuda::detail::DeviceLloyd<S> device(unit.size() ? unit_device : X, k, options.weights, options.spherical);
-
   const detail::KMeansData<S> data{points, points.rowwise().squaredNorm(),
                                    options.weights.size() ? &options.weights : nullptr, options.spherical};
-  double shift_tolerance = 0;
-  if (options.tolerance > 0) {  // the CPU's rule: tolerance * mean per-feature variance
-    const Eigen::RowVectorXd mean = points.colwise().sum().template cast<double>() / double(points.rows());
-    const Eigen::RowVectorXd second = points.colwise().squaredNorm().template cast<double>() / double(points.rows());
-    shift_tolerance = double(options.tolerance) * (second - mean.cwiseAbs2()).mean();
-  }
-  const int trials = options.local_trials > 0 ? options.local_trials : 2 + static_cast<int>(std::log(double(k)));
-  std::mt19937_64 rng(options.seed);
-  const bool warm = options.initial_centroids.size() != 0;
-  KMeansResult<S> best, candidate;
-  for (int r = 0; r < (warm ? 1 : options.n_init); ++r) {
-    Matrix<S> start = warm ? options.initial_centroids
-                      : options.init == KMeansInit::random ? detail::random_points(data, k, rng)
-                                                           : detail::kmeans_plus_plus(data, k, trials, rng);
-    if (options.spherical) {
-      for (Index j = 0; j < k; ++j) {
-        const S norm = start.row(j).norm();
-        detail::require(norm > 0, "cuda::kmeans", "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
-        start.row(j) /= norm;
-      }
-    }
-    cuda::detail::lloyd(device, data, std::move(start), options, shift_tolerance, r, candidate);
-    candidate.restart = r;
-    if (r == 0 || candidate.inertia < best.inertia) std::swap(best, candidate);
-  }
-  return best;
+  return detail::kmeans_restarts(data, k, options, where,
+                                 [&](Matrix<S> start, double shift_tolerance, int restart, KMeansResult<S>& result) {
+                                   cuda::detail::lloyd(device, data, std::move(start), options, shift_tolerance,
+                                                       restart, result);
+                                 });
 }
 
 }  // namespace protoot

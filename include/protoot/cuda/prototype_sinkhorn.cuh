@@ -24,32 +24,11 @@ PrototypeSinkhornResult<S> prototype_sinkhorn(const cuda::DeviceMatrix<S>& Z, co
                                               const Eigen::MatrixBase<DW>& w, const SinkhornOptions<S>& options,
                                               S rho = std::numeric_limits<S>::infinity(),
                                               const Vector<S>& sample_marginal = {}) {
-  constexpr const char* where = "cuda::prototype_sinkhorn";
-  detail::require(!Z.empty() && !P.empty(), where, "Z and P must be non-empty");
-  detail::require_size(w.size(), P.rows(), where, "prototype marginal w must have one entry per prototype");
-  const Vector<S> w_vec = w.template cast<S>();
-  detail::require_distribution(w_vec, where, "prototype marginal w", 1e-4);
-  Vector<S> a = Vector<S>::Constant(Z.rows(), S(1) / S(Z.rows()));
-  if (sample_marginal.size() != 0) {
-    detail::require_size(sample_marginal.size(), Z.rows(), where, "sample marginal must have one entry per sample");
-    detail::require_distribution(sample_marginal, where, "sample marginal", 1e-4);
-    a = sample_marginal / sample_marginal.sum();
-  }
-  detail::require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
-  const Vector<S> b = w_vec * (a.sum() / w_vec.sum());  // b carries a's computed mass, as the CPU
+  detail::require(!Z.empty() && !P.empty(), "cuda::prototype_sinkhorn", "Z and P must be non-empty");
+  const auto [a, b] = detail::prototype_marginals<S>(Z.rows(), P.rows(), w, rho, sample_marginal);
   const cuda::PointClouds<S> cost{Z, P, cuda::PointCost::cosine};
-  PrototypeSinkhornResult<S> result;
-  static_cast<SinkhornResult<S>&>(result) =
-      std::isinf(rho) ? sinkhorn(cost, a, b, options)
-                      : sinkhorn_unbalanced(cost, a, b, std::numeric_limits<S>::infinity(), rho, options);
-  result.assignments = result.plan;
-  result.labels.resize(result.plan.rows());
-  for (Index i = 0; i < result.plan.rows(); ++i) {
-    const S mass = result.plan.row(i).sum();
-    if (mass > S(0)) result.assignments.row(i) /= mass;
-    result.plan.row(i).maxCoeff(&result.labels(i));
-  }
-  return result;
+  const S hard = std::numeric_limits<S>::infinity();  // the sample side is always hard
+  return detail::prototype_result<S>(sinkhorn_unbalanced(cost, a, b, hard, rho, options));
 }
 
 }  // namespace protoot

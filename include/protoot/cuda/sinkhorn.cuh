@@ -22,6 +22,7 @@
 
 #include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/sinkhorn_kernels.cuh"
+#include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/validation.hpp"
 
@@ -55,37 +56,21 @@ inline int multiprocessors() {
   return count;
 }
 
-/// Host-side argument checks, the CPU solver's rules for an n x m problem (no device access,
-/// so they are testable without a GPU). Both sides hard: a and b need equal mass (1e-6 relative).
+/// Host-side argument checks: the CPU solver's (validate_sinkhorn_problem, everything but the
+/// cost entries) plus the 32-bit index range of the kernels. No device access: testable on CPUs.
 template <class S, class DA, class DB>
 void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
                        const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
-  require(n > 0 && m > 0, where, "the cost is empty");
   require(n < (Index(1) << 31) && m < (Index(1) << 31), where, "n and m must be below 2^31");
-  require_size(a.size(), n, where, "a must have one entry per row of the cost");
-  require_size(b.size(), m, where, "b must have one entry per column of the cost");
-  require_weights(a, where, "a");
-  require_weights(b, where, "b");
-  require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
-  require(rho_b > S(0), where, "rho_b must be > 0 (+infinity for a hard constraint)");
-  if (std::isinf(rho_a) && std::isinf(rho_b)) {
-    const double mass_a = double(a.sum()), mass_b = double(b.sum());
-    require(std::abs(mass_a - mass_b) <= 1e-6 * std::max(mass_a, mass_b), where,
-            "a and b must have the same total mass (got " + std::to_string(mass_a) + " and " +
-                std::to_string(mass_b) + ")");
-  }
-  require_positive(options.epsilon, where, "epsilon");
-  require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
-  require(options.check_every >= 1, where, "check_every must be >= 1");
-  require(options.tolerance >= S(0), where, "tolerance must be >= 0");
-  if (options.epsilon_start > options.epsilon) {
-    require(std::isfinite(options.epsilon_start), where, "epsilon_start must be finite");
-    require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where, "epsilon_decay must be in (0, 1)");
-  }
-  require(options.f_init.size() == 0 || options.f_init.size() == n, where, "f_init must have one entry per row");
-  require(options.g_init.size() == 0 || options.g_init.size() == m, where, "g_init must have one entry per column");
-  if (options.f_init.size()) require_finite(options.f_init, where, "f_init");
-  if (options.g_init.size()) require_finite(options.g_init, where, "g_init");
+  protoot::detail::validate_sinkhorn_problem(where, n, m, a, b, rho_a, rho_b, options);
+}
+
+/// A balanced problem's b rescaled to a's mass, as the CPU solver does: masses accepted as equal
+/// to 1e-6 would otherwise put a floor under the marginal error.
+template <class S>
+Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
+  if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
+  return b * (a.sum() / b.sum());
 }
 
 /// Epsilon in force at iteration k >= 1 (geometric decay from epsilon_start down to epsilon).
@@ -351,7 +336,8 @@ template <class S, class Passes, class DA, class DB>
 SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_passes, const DA& a, const DB& b,
                            S rho_a, S rho_b, const SinkhornOptions<S>& options, PlanOutput output) {
   validate_sinkhorn(where, n, m, a, b, rho_a, rho_b, options);
-  const Vector<S> host_a = a.template cast<S>(), host_b = b.template cast<S>();
+  const Vector<S> host_a = a.template cast<S>();
+  const Vector<S> host_b = balanced_target<S>(host_a, b.template cast<S>(), rho_a, rho_b);
   if (options.log_domain) {
     auto passes = make_passes(LogForm<S>{});
     return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);

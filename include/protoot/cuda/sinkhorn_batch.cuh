@@ -208,7 +208,9 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
   require(all_finite(costs.data(), costs.size()), where, "cost matrix C contains NaN or Inf");
 
   const int count = static_cast<int>(problems), rows = static_cast<int>(n), cols = static_cast<int>(m);
-  DeviceBuffer<S> a = stack_weights(as, n), b = stack_weights(bs, m);
+  std::vector<Vector<S>> targets(bs.size());
+  for (std::size_t p = 0; p < bs.size(); ++p) targets[p] = balanced_target(as[p], bs[p], rho_a, rho_b);
+  DeviceBuffer<S> a = stack_weights(as, n), b = stack_weights(targets, m);
   DeviceBuffer<S> f_init = options.f_init.size() ? to_device(options.f_init) : DeviceBuffer<S>();
   DeviceBuffer<S> g_init = options.g_init.size() ? to_device(options.g_init) : DeviceBuffer<S>();
   DeviceBuffer<S> f(static_cast<std::size_t>(count) * rows, "potentials"), g(static_cast<std::size_t>(count) * cols, "potentials");
