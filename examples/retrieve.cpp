@@ -220,7 +220,8 @@ int main(int argc, char** argv) {
         std::printf("%-18s %-9s %7.2f %7.2f %7.2f %7.2f\n", r.method.c_str(), r.directions[d].direction.c_str(), values[0],
                     values[1], values[2], values[3]);
         panels[d].title = "retrieval " + r.directions[d].direction;
-        panels[d].series.push_back({r.method, std::vector<double>(ks.begin(), ks.end()), s.precision});
+        const bool ablation = r.method != "raw" && r.method != methods[0].name;
+        panels[d].series.push_back({r.method, std::vector<double>(ks.begin(), ks.end()), s.precision, ablation});
       }
     if (!csv) throw std::runtime_error("cannot write " + args.out + "/results.csv");
     examples::write_line_plots(args.out + "/pk.svg", panels, "K", "P@K (%)");

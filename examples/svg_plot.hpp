@@ -17,6 +17,7 @@ namespace protoot::examples {
 struct PlotSeries {
   std::string name;
   std::vector<double> x, y;
+  bool dashed = false;  ///< e.g. ablations, so that lines lying on top of each other stay visible
 };
 
 struct PlotPanel {
@@ -82,7 +83,8 @@ inline void write_line_plots(const std::string& path, const std::vector<PlotPane
         << detail::escape_xml(y_label) << "</text>\n";
     for (std::size_t s = 0; s < panels[p].series.size(); ++s) {
       const auto& series = panels[p].series[s];
-      svg << "<polyline fill='none' stroke-width='2' stroke='" << colours[s % 7] << "' points='";
+      svg << "<polyline fill='none' stroke-width='2' stroke='" << colours[s % 7]
+          << (series.dashed ? "' stroke-dasharray='6,4" : "") << "' points='";
       for (std::size_t i = 0; i < series.x.size() && i < series.y.size(); ++i)
         svg << px(series.x[i]) << ',' << py(series.y[i]) << ' ';
       svg << "'/>\n";
@@ -92,7 +94,7 @@ inline void write_line_plots(const std::string& path, const std::vector<PlotPane
     for (std::size_t s = 0; s < panels[0].series.size(); ++s) {
       const double lx = w * panels.size() + 10, ly = top + 10 + 20 * s;
       svg << "<line x1='" << lx << "' y1='" << ly << "' x2='" << lx + 24 << "' y2='" << ly << "' stroke-width='2' stroke='"
-          << colours[s % 7] << "'/><text x='" << lx + 30 << "' y='" << ly + 4 << "'>"
+          << colours[s % 7] << (panels[0].series[s].dashed ? "' stroke-dasharray='6,4" : "") << "'/><text x='" << lx + 30 << "' y='" << ly + 4 << "'>"
           << detail::escape_xml(panels[0].series[s].name) << "</text>\n";
     }
   svg << "</svg>\n";
