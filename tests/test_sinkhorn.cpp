@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "protoot/sinkhorn.hpp"
 #include "support/reference.hpp"
@@ -17,6 +19,14 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// The sanitizer build (-O1, no vectorisation) skips the 1000 x 800 problem, which alone would
+// take a minute there; the Release run keeps it. The smaller shapes exercise the same code.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 SinkhornOptions<double> converge(bool log_domain) {
   SinkhornOptions<double> options;
   options.epsilon = 0.05;
@@ -29,8 +39,9 @@ SinkhornOptions<double> converge(bool log_domain) {
 }  // namespace
 
 TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[sinkhorn][pot]") {
-  const auto [n, m] = GENERATE(std::pair<Index, Index>{40, 40}, std::pair<Index, Index>{120, 70},
-                               std::pair<Index, Index>{1000, 800});
+  using Shape = std::pair<Index, Index>;
+  const auto [n, m] = GENERATE(from_range(kSanitized ? std::vector<Shape>{{40, 40}, {120, 70}}
+                                                     : std::vector<Shape>{{40, 40}, {120, 70}, {1000, 800}}));
   const double rho = 0.5;
   const auto p = random_ot_problem(n, m, std::uint64_t(n * 1000 + m));
   const std::string dir = "sinkhorn_pot_" + std::to_string(n) + "x" + std::to_string(m);
@@ -43,9 +54,8 @@ TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[sinkhorn][pot
   const auto knopp = reference("knopp");
   CAPTURE(n, m);
 
-  const bool large = n * m > 100000;  // keeps the sanitizer run short: the log form only
+  const bool large = n * m > 100000;  // no POT log-form reference there: it is too slow
   for (const bool log_domain : {true, false}) {
-    if (large && !log_domain) continue;
     CAPTURE(log_domain);
     const auto balanced = sinkhorn(p.C, p.a, p.b, converge(log_domain));
     REQUIRE(balanced.converged);

@@ -2,7 +2,7 @@
 //
 // std::exp is an opaque libm call, so a loop around it runs one element at a time. Sinkhorn in
 // the log domain spends almost all of its time in exp, so this header provides the classic
-// Cody–Waite reduction x = k ln2 + r, |r| <= ln2/2, a Taylor polynomial for exp(r) and an
+// Cody–Waite reduction x = k ln2 + r, |r| <= ln2/2, a polynomial for exp(r) and an
 // exponent-bit construction of 2^k, written with plain arithmetic and bit casts that GCC and
 // Clang turn into SIMD code inside `#pragma omp simd` loops. Accuracy: about 1 ulp in double and
 // float (checked against std::exp in tests/test_sinkhorn_numerics.cpp). Results below the
@@ -10,7 +10,9 @@
 // the largest finite number are +inf.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <cstring>
 #include <limits>
 
@@ -29,7 +31,12 @@ struct ExpConstants<double> {
   static constexpr double highest = 709.0;
   static constexpr int mantissa_bits = 52;
   static constexpr Bits exponent_bias = 1023;
-  static constexpr int degree = 13;  // |r|^14 / 14! < 2^-60 on |r| <= ln2/2
+  // exp(r) on |r| <= ln2/2: interpolation at the 12 Chebyshev nodes (near-minimax), computed in
+  // exact rational arithmetic; 1.7e-17 relative error after rounding to double (Taylor needs 13).
+  static constexpr double coefficients[] = {
+      1.0, 1.0, 0.5000000000000019, 0.1666666666666668, 0.0416666666664881, 0.008333333333319601,
+      0.0013888888952314775, 0.00019841269890047113, 2.4801485482328494e-05, 2.755724091857897e-06,
+      2.763263963904103e-07, 2.5110037605963777e-08};
 };
 
 template <>
@@ -42,7 +49,8 @@ struct ExpConstants<float> {
   static constexpr float highest = 88.0f;
   static constexpr int mantissa_bits = 23;
   static constexpr Bits exponent_bias = 127;
-  static constexpr int degree = 7;  // |r|^8 / 8! < 2^-27
+  // As for double, at 7 nodes: 2.0e-8 relative error (0.34 ulp).
+  static constexpr float coefficients[] = {1.0f, 1.0f, 0.5f, 0.16666415f, 0.04166635f, 0.008375126f, 0.0013941108f};
 };
 
 template <class To, class From>
@@ -57,21 +65,15 @@ inline To bit_cast(From from) {
 #endif
 }
 
-template <class Scalar>
-constexpr Scalar inverse_factorial(int d) {
-  double factorial = 1;
-  for (int i = 2; i <= d; ++i) factorial *= i;
-  return Scalar(1.0 / factorial);
-}
-
-/// Horner evaluation of sum_{d >= Degree} r^(d - Degree) / d!, unrolled at compile time (a
-/// runtime loop here would be an inner loop, which stops the caller's loop from vectorising).
-template <class Scalar, int Degree, int MaxDegree>
-inline Scalar exp_taylor(Scalar r) {
-  if constexpr (Degree == MaxDegree) {
-    return inverse_factorial<Scalar>(Degree);
+/// Horner evaluation of sum_{d >= Degree} coefficients[d] r^(d - Degree), unrolled at compile
+/// time (a runtime loop here would be an inner loop, which stops the caller's loop vectorising).
+template <class Scalar, std::size_t Degree = 0>
+inline Scalar exp_polynomial(Scalar r) {
+  constexpr auto& c = ExpConstants<Scalar>::coefficients;
+  if constexpr (Degree + 1 == std::size(c)) {
+    return c[Degree];
   } else {
-    return exp_taylor<Scalar, Degree + 1, MaxDegree>(r) * r + inverse_factorial<Scalar>(Degree);
+    return exp_polynomial<Scalar, Degree + 1>(r) * r + c[Degree];
   }
 }
 
@@ -85,7 +87,7 @@ inline Scalar fast_exp(Scalar x) {
   const Scalar shifted = clamped * log2e + K::round_magic;  // k = round(x / ln2) in the low bits
   const Scalar k = shifted - K::round_magic;
   const Scalar r = (clamped - k * K::ln2_hi) - k * K::ln2_lo;
-  const Scalar p = exp_taylor<Scalar, 0, K::degree>(r);
+  const Scalar p = exp_polynomial(r);
   const Bits biased = bit_cast<Bits>(shifted) - bit_cast<Bits>(K::round_magic) + K::exponent_bias;
   const Scalar scale = bit_cast<Scalar>(Bits(biased << K::mantissa_bits));
   const Scalar y = p * scale;
