@@ -425,6 +425,11 @@ def machine_description():
     return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform(terse=True)}"
 
 
+def git_commit():
+    done = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def update_docs(text):
     """Replaces the generated block of docs/benchmarks.md (creating section or page if missing)."""
     page = DOCS_PAGE.read_text() if DOCS_PAGE.exists() else "# Benchmarks\n"
@@ -508,7 +513,7 @@ def main():
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')} for protoot and the peers)",
               f"Date: {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s; load average {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after (other work on the machine inflates every time)",
-              f"Machine: {machine_description()}",
+              f"Machine: {machine_description()}; protoot at commit {git_commit()}",
               f"Peers: POT {ot.__version__}, scikit-learn {sklearn.__version__}, faiss {faiss.__version__}, "
               f"numpy {np.__version__} (Debian packages, Python {platform.python_version()})"]
     header = [f"- {line}" for line in header]
