@@ -276,7 +276,7 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
     std::iota(d.order.begin(), d.order.end(), Index(0));
     std::shuffle(d.order.begin(), d.order.end(), rng);
   }
-  const Index batch = std::min<Index>(config.batch_size, std::min(A.rows(), B.rows()) - 1);
+  const Index batch = std::min<Index>(config.batch_size, std::min(A.rows(), B.rows()));
   const long steps_per_epoch = long((std::max(A.rows(), B.rows()) + batch - 1) / batch);
   const long total_steps = steps_per_epoch * config.epochs;
   const int cross_epoch = int(std::ceil(config.cross_start * config.epochs));
