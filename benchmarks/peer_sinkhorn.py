@@ -5,9 +5,10 @@
 Writes the issue-2 workload to DIR (n x n unit-scale squared-Euclidean cost, seeded as in
 compare.py; eps = 0.01; 100 iterations, no early stop), then alternates POT and
 bench_sinkhorn (PROTOOT_BENCH_BINARY, default build/benchmarks/bench_sinkhorn) for --rounds and
-keeps each side's best ms/iteration (least disturbed by a shared machine's load). POT's log form
-is timed over 5 iterations. --single-thread compares CPU time of one thread on each side
-(OMP/OpenBLAS threads = 1), which a busy machine disturbs less than wall time.
+keeps each side's best ms/iteration (least disturbed by a shared machine's load; protoot runs
+with OMP_WAIT_POLICY=passive unless set). POT's log form is timed over 5 iterations.
+--single-thread compares CPU time of one thread on each side (OMP/OpenBLAS threads = 1), which
+a busy machine disturbs less than wall time.
 """
 import argparse
 import json
@@ -48,7 +49,9 @@ def main():
         array.tofile(directory / f"{name}.bin")
     clock = time.process_time if args.single_thread else time.perf_counter
     field = "cpu_time" if args.single_thread else "real_time"
-    env = dict(os.environ, PROTOOT_BENCH_INPUT=str(directory), PROTOOT_BENCH_ITERATIONS="100")
+    # As compare.py: OpenMP threads that spin while waiting steal the busy machine's other core.
+    env = dict(os.environ, PROTOOT_BENCH_INPUT=str(directory), PROTOOT_BENCH_ITERATIONS="100",
+               OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
     if args.single_thread:
         env["OMP_NUM_THREADS"] = "1"
     binary = os.environ.get("PROTOOT_BENCH_BINARY", "build/benchmarks/bench_sinkhorn")
