@@ -4,7 +4,11 @@
 #include <random>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/l2_normalize.hpp"
 #include "protoot/losses/info_nce.hpp"
+#include "protoot/losses/neighbour_contrast.hpp"
+#include "protoot/losses/ot_target_loss.hpp"
+#include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
@@ -50,6 +54,61 @@ S cpu_info_nce(const Matrix<S>& q, const Matrix<S>& k, const Matrix<S>& v, S tau
 }
 
 template <class S>
+PrototypeSinkhornResult<S> cpu_prototype_sinkhorn_released(const Matrix<S>& Z, const Matrix<S>& P, const Vector<S>& w,
+                                                           S rho) {
+  return prototype_sinkhorn_released(Z, P, w, rho);
+}
+
+template <class S>
+Matrix<S> cpu_prototype_cost(const Matrix<S>& Z, const Matrix<S>& P, bool normalise_similarity_rows) {
+  return prototype_cost(Z, P, normalise_similarity_rows);
+}
+
+template <class S>
+Matrix<S> cpu_l2_normalize_rows(const Matrix<S>& x, Vector<S>* norms) {
+  return l2_normalize_rows(x, norms);
+}
+
+template <class S>
+Matrix<S> cpu_l2_normalize_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y) {
+  return l2_normalize_rows_backward(y, norms, grad_y);
+}
+
+template <class S>
+S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, Matrix<S>* grad_a, Matrix<S>* grad_b) {
+  return info_nce_two_views(a, b, tau, grad_a, grad_b);
+}
+
+template <class S>
+S cpu_prototype_contrast(const Matrix<S>& z, const Matrix<S>& c, const IndexVector& match, S tau,
+                         PrototypeGradients<S>* grad) {
+  return prototype_contrast(z, c, match, tau, grad);
+}
+
+template <class S>
+S cpu_prototype_contrast_soft(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& assignment, S tau,
+                              PrototypeGradients<S>* grad) {
+  return prototype_contrast_soft(z, c, assignment, tau, grad);
+}
+
+template <class S>
+S cpu_ot_target_loss(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& plan, S tau, PrototypeGradients<S>* grad) {
+  return ot_target_loss(z, c, plan, tau, grad);
+}
+
+template <class S>
+NeighbourMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
+                                      const IndexVector* excluded) {
+  return cosine_neighbours(queries, bank, k, excluded);
+}
+
+template <class S>
+S cpu_neighbour_contrast(const Matrix<S>& queries, const Matrix<S>& bank, Index k, S tau, const IndexVector* excluded,
+                         PrototypeGradients<S>* grad) {
+  return neighbour_contrast(queries, bank, k, tau, excluded, grad);
+}
+
+template <class S>
 TopK<S> cpu_cosine_topk(const Matrix<S>& queries, const Matrix<S>& gallery, Index k) {
   return cosine_topk(queries, gallery, k);
 }
@@ -82,6 +141,22 @@ Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
                              InfoNceGradients<S>*);                                                             \
   template PrototypeSinkhornResult<S> cpu_prototype_sinkhorn<S>(const Matrix<S>&, const Matrix<S>&,             \
                                                                 const Vector<S>&, const SinkhornOptions<S>&, S); \
+  template PrototypeSinkhornResult<S> cpu_prototype_sinkhorn_released<S>(const Matrix<S>&, const Matrix<S>&,      \
+                                                                         const Vector<S>&, S);                 \
+  template Matrix<S> cpu_prototype_cost<S>(const Matrix<S>&, const Matrix<S>&, bool);                          \
+  template Matrix<S> cpu_l2_normalize_rows<S>(const Matrix<S>&, Vector<S>*);                                    \
+  template Matrix<S> cpu_l2_normalize_rows_backward<S>(const Matrix<S>&, const Vector<S>&, const Matrix<S>&);   \
+  template S cpu_info_nce_two_views<S>(const Matrix<S>&, const Matrix<S>&, S, Matrix<S>*, Matrix<S>*);          \
+  template S cpu_prototype_contrast<S>(const Matrix<S>&, const Matrix<S>&, const IndexVector&, S,               \
+                                       PrototypeGradients<S>*);                                                 \
+  template S cpu_prototype_contrast_soft<S>(const Matrix<S>&, const Matrix<S>&, const Matrix<S>&, S,            \
+                                            PrototypeGradients<S>*);                                            \
+  template S cpu_ot_target_loss<S>(const Matrix<S>&, const Matrix<S>&, const Matrix<S>&, S,                     \
+                                   PrototypeGradients<S>*);                                                     \
+  template NeighbourMatrix cpu_cosine_neighbours<S>(const Matrix<S>&, const Matrix<S>&, Index,                  \
+                                                    const IndexVector*);                                        \
+  template S cpu_neighbour_contrast<S>(const Matrix<S>&, const Matrix<S>&, Index, S, const IndexVector*,        \
+                                       PrototypeGradients<S>*);                                                 \
   template KMeansResult<S> cpu_kmeans<S>(const Matrix<S>&, Index, const KMeansOptions<S>&);                     \
   template Matrix<S> blobs<S>(Index, Index, Index, std::uint64_t);
 PROTOOT_INSTANTIATE(float)

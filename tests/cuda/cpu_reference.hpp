@@ -8,6 +8,8 @@
 
 #include "protoot/kmeans.hpp"
 #include "protoot/losses/info_nce.hpp"
+#include "protoot/losses/neighbour_contrast.hpp"
+#include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
@@ -37,6 +39,38 @@ PrototypeSinkhornResult<S> cpu_prototype_sinkhorn(const Matrix<S>& Z, const Matr
 template <class S>
 S cpu_info_nce(const Matrix<S>& q, const Matrix<S>& k, const Matrix<S>& v, S tau, const IndexVector* excluded,
                InfoNceGradients<S>* grad);
+
+/// protoot::prototype_sinkhorn_released and protoot::prototype_cost on the CPU.
+template <class S>
+PrototypeSinkhornResult<S> cpu_prototype_sinkhorn_released(const Matrix<S>& Z, const Matrix<S>& P, const Vector<S>& w,
+                                                           S rho);
+template <class S>
+Matrix<S> cpu_prototype_cost(const Matrix<S>& Z, const Matrix<S>& P, bool normalise_similarity_rows);
+
+/// protoot::l2_normalize_rows (norms into `norms`) and its backward on the CPU.
+template <class S>
+Matrix<S> cpu_l2_normalize_rows(const Matrix<S>& x, Vector<S>* norms);
+template <class S>
+Matrix<S> cpu_l2_normalize_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y);
+
+/// The composed losses on the CPU: info_nce_two_views, prototype_contrast(_soft),
+/// ot_target_loss, cosine_neighbours and neighbour_contrast.
+template <class S>
+S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, Matrix<S>* grad_a, Matrix<S>* grad_b);
+template <class S>
+S cpu_prototype_contrast(const Matrix<S>& z, const Matrix<S>& c, const IndexVector& match, S tau,
+                         PrototypeGradients<S>* grad);
+template <class S>
+S cpu_prototype_contrast_soft(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& assignment, S tau,
+                              PrototypeGradients<S>* grad);
+template <class S>
+S cpu_ot_target_loss(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& plan, S tau, PrototypeGradients<S>* grad);
+template <class S>
+NeighbourMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
+                                      const IndexVector* excluded);
+template <class S>
+S cpu_neighbour_contrast(const Matrix<S>& queries, const Matrix<S>& bank, Index k, S tau, const IndexVector* excluded,
+                         PrototypeGradients<S>* grad);
 
 /// protoot::cosine_topk on the CPU.
 template <class S>

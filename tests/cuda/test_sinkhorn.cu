@@ -175,6 +175,19 @@ void prototypes(Checker& check) {
   }
   check.expect_throws<std::invalid_argument>([&] { prototype_sinkhorn(dz, dp, Vector<S>(w * S(2)), options); },
                                              label<S>("w not a distribution"));
+  for (bool rows : {false, true})
+    check.expect(test::relative_error(prototype_cost(dz, dp, rows).download(), test::cpu_prototype_cost(Z, P, rows)) <=
+                     tolerance<S>(),
+                 label<S>(rows ? "prototype_cost, normalised similarity rows" : "prototype_cost"));
+  for (S rho : {std::numeric_limits<S>::infinity(), S(0.5)}) {
+    const std::string what = std::isinf(rho) ? "prototype_sinkhorn_released" : "prototype_sinkhorn_released, relaxed";
+    const PrototypeSinkhornResult<S> gpu = prototype_sinkhorn_released(dz, dp, w, rho);
+    const PrototypeSinkhornResult<S> cpu = test::cpu_prototype_sinkhorn_released(Z, P, w, rho);
+    expect_same(check, gpu, cpu, what);
+    check.expect(test::relative_error(gpu.assignments, cpu.assignments) <= tolerance<S>(),
+                 label<S>(what + ": assignments"));
+    check.expect(gpu.labels == cpu.labels, label<S>(what + ": labels"));
+  }
 }
 
 }  // namespace

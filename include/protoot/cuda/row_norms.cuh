@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <string>
 
 #include "protoot/cuda/device_matrix.hpp"
@@ -39,6 +40,11 @@ __global__ void scale_rows(const S* rows, long long count, int dim, const S* sca
   for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += static_cast<long long>(gridDim.x) * blockDim.x)
     out[e] = rows[e] * scale[e / dim];
+}
+
+/// Blocks of 256 threads for a grid-stride kernel over `entries` (capped: threads loop).
+inline int grid_stride_blocks(long long entries) {
+  return static_cast<int>(std::min<long long>((entries + 255) / 256, 65535));
 }
 
 /// norms = the norm terms of x's rows; throws std::invalid_argument (naming `where` and `name`)

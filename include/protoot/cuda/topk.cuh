@@ -16,6 +16,7 @@
 
 #include "protoot/cuda/blas.hpp"
 #include "protoot/cuda/device_matrix.hpp"
+#include "protoot/cuda/l2_normalize.cuh"
 #include "protoot/cuda/row_norms.cuh"
 #include "protoot/retrieval.hpp"
 
@@ -112,19 +113,6 @@ __global__ void __launch_bounds__(topk_threads) select_topk(const S* scores, int
   }
 }
 
-/// L2-normalised copy of the rows of x (zero or non-finite rows throw).
-template <class S>
-DeviceMatrix<S> normalized_rows(const DeviceMatrix<S>& x, const char* where, const char* name) {
-  DeviceBuffer<S> inverse_norms(static_cast<std::size_t>(x.rows()), "row norms");
-  require_finite_rows(x, where, name, inverse_norms, NormTerm::inverse);
-  DeviceMatrix<S> unit(x.rows(), x.cols());
-  const long long total = x.size();
-  scale_rows<<<static_cast<int>(std::min<long long>((total + 255) / 256, 65535)), 256>>>(
-      x.data(), x.rows(), static_cast<int>(x.cols()), inverse_norms.data(), unit.data());
-  PROTOOT_CUDA_CHECK_LAUNCH(scale_rows);
-  return unit;
-}
-
 template <class S>
 void validate_topk(const char* where, const DeviceMatrix<S>& queries, const DeviceMatrix<S>& gallery, Index k) {
   require(!queries.empty(), where, "queries is empty");
@@ -186,8 +174,8 @@ template <class S>
 TopK<S> cosine_topk(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& gallery, Index k) {
   constexpr const char* where = "cuda::cosine_topk";
   cuda::detail::validate_topk(where, queries, gallery, k);
-  return cuda::detail::search(cuda::detail::normalized_rows(queries, where, "queries"),
-                              cuda::detail::normalized_rows(gallery, where, "gallery"), k);
+  return cuda::detail::search(cuda::detail::unit_rows(queries, where, "queries"),
+                              cuda::detail::unit_rows(gallery, where, "gallery"), k);
 }
 
 }  // namespace protoot
