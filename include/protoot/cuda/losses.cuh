@@ -152,9 +152,11 @@ void require_finite_inputs(const char* where, std::initializer_list<std::pair<co
 }
 
 /// The row sums of x (to the host); throws std::invalid_argument naming `where` and `name` at
-/// the first row with a negative or non-finite entry.
-template <class S>
-Vector<S> checked_row_sums(const DeviceMatrix<S>& x, const char* where, const char* name) {
+/// the first row with a negative or non-finite entry, or whose sum fails `accept` (the message
+/// says the row "must <rule>").
+template <class S, class Accept>
+Vector<S> checked_row_sums(const DeviceMatrix<S>& x, const char* where, const char* name, Accept accept,
+                           const char* rule) {
   DeviceBuffer<S> sums(static_cast<std::size_t>(x.rows()), "row sums");
   FirstBadRow bad;
   row_sums<<<blocks_for_rows(x.rows()), 256>>>(x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()),
@@ -162,7 +164,12 @@ Vector<S> checked_row_sums(const DeviceMatrix<S>& x, const char* where, const ch
   PROTOOT_CUDA_CHECK_LAUNCH(row_sums);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has a negative or non-finite entry");
-  return to_host(sums, x.rows());
+  Vector<S> host = to_host(sums, x.rows());
+  for (Index i = 0; i < host.size(); ++i)
+    if (!accept(host(i)))
+      fail(where, std::string(name) + " row " + std::to_string(i) + " must " + rule + " (got " +
+                      std::to_string(static_cast<double>(host(i))) + ")");
+  return host;
 }
 
 /// The soft-target cross-entropy of features Z (n x d) against prototypes C (K x d) with
@@ -311,11 +318,8 @@ S prototype_contrast_soft(const cuda::DeviceMatrix<S>& features, const cuda::Dev
   require_size(assignment.rows(), features.rows(), where, "assignment rows (one per feature)");
   require_size(assignment.cols(), prototypes.rows(), where, "assignment columns (one per prototype)");
   require_finite_inputs<S>(where, {{&features, "features"}, {&prototypes, "prototypes"}});
-  const Vector<S> mass = checked_row_sums(assignment, where, "assignment");
-  for (Index i = 0; i < mass.size(); ++i)
-    if (std::abs(static_cast<double>(mass(i)) - 1.0) > 1e-4)
-      fail(where, "assignment row " + std::to_string(i) + " must sum to 1 (got " +
-                      std::to_string(static_cast<double>(mass(i))) + ")");
+  checked_row_sums(assignment, where, "assignment", [](S mass) { return std::abs(double(mass) - 1.0) <= 1e-4; },
+                   "sum to 1");
   return soft_target_loss(features, prototypes, assignment, tau, grad);
 }
 
@@ -330,11 +334,7 @@ S ot_target_loss(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMatrix
   using namespace cuda::detail;
   constexpr const char* where = "cuda::ot_target_loss";
   require(!plan.empty(), where, "plan is empty");
-  const Vector<S> mass = checked_row_sums(plan, where, "plan");
-  for (Index i = 0; i < mass.size(); ++i)
-    if (!(mass(i) > S(0)))
-      fail(where, "plan row " + std::to_string(i) + " must have positive mass (got " +
-                      std::to_string(static_cast<double>(mass(i))) + ")");
+  const Vector<S> mass = checked_row_sums(plan, where, "plan", [](S sum) { return sum > S(0); }, "have positive mass");
   const cuda::DeviceBuffer<S> inverse_mass = cuda::to_device(mass.cwiseInverse());
   cuda::DeviceMatrix<S> targets(plan.rows(), plan.cols());
   scale_rows<<<grid_stride_blocks(plan.size()), 256>>>(plan.data(), plan.rows(), static_cast<int>(plan.cols()),
