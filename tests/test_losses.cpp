@@ -208,10 +208,20 @@ TEMPLATE_TEST_CASE("tau = 0.01 on unit vectors: finite, and float32 within 1e-4 
     CHECK(pair[0] > 0);  // each logit gap is up to 2 / 0.01 = 200: exp would overflow float
     CHECK(std::abs(pair[0] - pair[1]) <= 1e-4 * std::abs(pair[1]));
   }
-  CHECK(gi.queries.allFinite());
-  CHECK(gp.prototypes.allFinite());
-  CHECK(gs.features.allFinite());
-  CHECK(gn.features.allFinite());
+  // gradients: finite, and the float ones within 1e-4 (relative, Frobenius) of the double ones
+  InfoNceGradients<double> di;
+  PrototypeGradients<double> dp, ds, dn;
+  info_nce(q, kpos, v, tau, &excl, &di);
+  prototype_contrast(q, c, match, tau, &dp);
+  prototype_contrast_soft(q, c, w, tau, &ds);
+  neighbour_contrast(q, v, 5, tau, &excl, &dn);
+  const std::pair<Matrix<S>, MatrixD> grads[] = {{gi.queries, di.queries},       {gi.negatives, di.negatives},
+                                                 {gp.features, dp.features},     {gp.prototypes, dp.prototypes},
+                                                 {gs.features, ds.features},     {gn.features, dn.features}};
+  for (const auto& [low, high] : grads) {
+    CHECK(low.allFinite());
+    CHECK((low.template cast<double>() - high).norm() <= 1e-4 * high.norm());
+  }
 }
 
 TEST_CASE("bad input throws std::invalid_argument naming the problem", "[losses]") {

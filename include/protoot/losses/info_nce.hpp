@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "protoot/detail/fast_exp.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
 
@@ -45,6 +46,14 @@ inline void require_exclusions(const IndexVector* excluded, Index n, Index m, co
                       " is outside [-1, " + std::to_string(m) + ")");
 }
 
+/// x_j <- exp((x_j - shift) * scale) over a contiguous row, in SIMD (fast_exp, about 1 ulp;
+/// Eigen's AVX-512 exp trips a GCC 12 -Wuninitialized false positive in every user's build).
+template <class S>
+void exp_shifted_inplace(S* x, Index m, S shift, S scale) {
+#pragma omp simd
+  for (Index j = 0; j < m; ++j) x[j] = fast_exp((x[j] - shift) * scale);
+}
+
 /// info_nce_logits on validated inputs, working in the negatives' storage (no n x m copy).
 template <class S>
 S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVector* excluded,
@@ -60,7 +69,7 @@ S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVec
     const Index skip = excluded ? (*excluded)(i) : Index(-1);
     if (skip >= 0) e(i, skip) = std::numeric_limits<S>::lowest();
     const S top = m > 0 ? std::max(p(i), e.row(i).maxCoeff()) : p(i);
-    e.row(i) = ((e.row(i).array() - top) * inv_tau).exp();  // vectorised; <= 1, no overflow
+    exp_shifted_inplace(e.row(i).data(), m, top, inv_tau);  // every entry <= 1: no overflow
     if (skip >= 0) e(i, skip) = S(0);
     const S positive_term = std::exp((p(i) - top) * inv_tau);
     const S sum = positive_term + e.row(i).sum();

@@ -92,10 +92,12 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
 #pragma omp parallel for reduction(+ : total) if (n * k > 32768)
   for (Index i = 0; i < n; ++i) {
     const S top = logits.row(i).maxCoeff();
-    const S lse = top + std::log((logits.row(i).array() - top).exp().sum());
     const S mass = w.row(i).sum();  // 1 up to the tolerance; kept so value and gradient agree
-    total += mass * lse - w.row(i).dot(logits.row(i));
-    if (grad) logits.row(i) = (mass * (logits.row(i).array() - lse).exp().matrix() - w.row(i)) / (S(n) * tau);
+    const S target_dot = w.row(i).dot(logits.row(i));
+    detail::exp_shifted_inplace(logits.row(i).data(), k, top, S(1));  // now exp(logit - top)
+    const S sum = logits.row(i).sum();
+    total += mass * (top + std::log(sum)) - target_dot;
+    if (grad) logits.row(i) = (logits.row(i) * (mass / sum) - w.row(i)) / (S(n) * tau);
   }
   if (grad) {  // logits now hold dloss/d(z c^T)
     grad->features.noalias() = logits * c;
