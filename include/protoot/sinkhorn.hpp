@@ -2,8 +2,11 @@
 // Sinkhorn on the CPU, in the log domain (stable at any epsilon) or with scalings (faster).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "protoot/detail/sinkhorn_kernel.hpp"
 #include "protoot/sinkhorn_options.hpp"
