@@ -505,8 +505,9 @@ def main():
                 series = sweep(session, sizes, work)
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     shown = [a for a in sys.argv[1:] if a not in ("--write-docs", "--no-build")]
-    if "--build-dir" in shown:  # where it was built does not change what was measured
-        del shown[shown.index("--build-dir"):shown.index("--build-dir") + 2]
+    for flag in ("--build-dir", "--out"):  # where it was built or written does not change what was measured
+        if flag in shown:
+            del shown[shown.index(flag):shown.index(flag) + 2]
     command = " ".join(["/usr/bin/python3 benchmarks/compare.py"] + shown)
     header = [f"Command: `{command}` ({'quick sizes' if args.quick else 'full sizes'}, "
               f"{args.rounds} round(s), >= {args.min_time:g} s per measurement, "
