@@ -264,3 +264,21 @@ TEST_CASE("sinkhorn_batch equals one solve per problem", "[sinkhorn][batch]") {
   bs.pop_back();
   CHECK_THROWS_WITH(sinkhorn_batch(costs, as, bs, options), Catch::Contains("need one a and one b per problem"));
 }
+
+TEST_CASE("threaded passes (>= 2^20 entries) equal the one-thread solve", "[sinkhorn][threads]") {
+  // sinkhorn() splits this problem into row blocks over the OpenMP threads; sinkhorn_batch runs
+  // each problem on one thread: same iterates up to the order of the column sums.
+  const auto p = random_ot_problem(1100, 1000, 21);
+  REQUIRE(p.C.size() >= detail::kSinkhornParallelEntries);
+  SinkhornOptions<double> options;
+  options.epsilon = 0.05;
+  options.max_iterations = 10;
+  for (const bool log_domain : {true, false}) {
+    options.log_domain = log_domain;
+    const auto threaded = sinkhorn(p.C, p.a, p.b, options);
+    const auto single = sinkhorn_batch(std::vector<Matrix<double>>{p.C}, {p.a}, {p.b}, options).front();
+    CHECK(threaded.iterations == 10);
+    CHECK(max_relative_error(threaded.plan, single.plan) <= 1e-12);
+    CHECK(threaded.marginal_error == Approx(single.marginal_error).epsilon(1e-9));
+  }
+}
