@@ -7,6 +7,7 @@
 #include "check.hpp"
 #include "protoot/cuda/kmeans.cuh"
 #include "protoot/cuda/losses.cuh"
+#include "protoot/cuda/prototype_sinkhorn.cuh"
 #include "protoot/cuda/sinkhorn_batch.cuh"
 #include "protoot/cuda/topk.cuh"
 
@@ -94,6 +95,21 @@ void entry_points_reject_empty_inputs(Checker& check) {
   check.expect_throws<std::invalid_argument>([&] { cosine_topk(empty, empty, 1); }, "top-k, empty queries");
   check.expect_throws<std::invalid_argument>([&] { kmeans(empty, 1); }, "kmeans, empty X");
   check.expect_throws<std::invalid_argument>([&] { info_nce(empty, empty, empty, 0.1f); }, "info_nce, empty queries");
+  check.expect_throws<std::invalid_argument>([&] { info_nce_two_views(empty, empty, 0.1f); }, "two views, empty");
+  check.expect_throws<std::invalid_argument>([&] { prototype_contrast(empty, empty, IndexVector(), 0.1f); },
+                                             "prototype_contrast, empty features");
+  check.expect_throws<std::invalid_argument>([&] { prototype_contrast_soft(empty, empty, empty, 0.1f); },
+                                             "prototype_contrast_soft, empty features");
+  check.expect_throws<std::invalid_argument>([&] { ot_target_loss(empty, empty, empty, 0.1f); }, "ot_target_loss, empty plan");
+  check.expect_throws<std::invalid_argument>([&] { cosine_neighbours(empty, empty, 1); }, "cosine_neighbours, empty");
+  check.expect_throws<std::invalid_argument>([&] { neighbour_contrast(empty, empty, 1, 0.0f); },
+                                             "neighbour_contrast, tau = 0");
+  check.expect_throws<std::invalid_argument>([&] { l2_normalize_rows(empty); }, "l2_normalize_rows, empty x");
+  check.expect_throws<std::invalid_argument>(
+      [&] { l2_normalize_rows_backward(empty, cuda::DeviceBuffer<float>(), cuda::DeviceMatrix<float>(0, 3)); },
+      "l2_normalize_rows_backward, grad_y columns");
+  check.expect_throws<std::invalid_argument>([&] { prototype_sinkhorn_released(empty, empty, one); },
+                                             "prototype_sinkhorn_released, empty Z");
 }
 
 }  // namespace
