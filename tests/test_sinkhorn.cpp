@@ -205,3 +205,17 @@ TEST_CASE("Sinkhorn rejects bad input with a message naming the problem", "[sink
   options.check_every = 0;
   CHECK_THROWS_AS(sinkhorn(p.C, p.a, p.b, options), std::invalid_argument);
 }
+
+TEST_CASE("Balanced float marginals of many small weights pass the equal-mass check", "[sinkhorn][validation]") {
+  // 1/n in float summed in float drifts by more than 1e-6 relative for large n; the check must
+  // compare the masses the caller meant, not float round-off.
+  const Index n = 200000;
+  Vector<float> a = Vector<float>::Constant(n, 1.0f / float(n));
+  Vector<float> b(3);
+  b << 0.5f, 0.3f, 0.2f;
+  Matrix<float> C = Matrix<float>::Zero(n, 3);
+  SinkhornOptions<float> options;
+  options.epsilon = 0.1f;
+  options.max_iterations = 2;
+  REQUIRE_NOTHROW(sinkhorn(C, a, b, options));
+}

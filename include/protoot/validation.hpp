@@ -60,7 +60,7 @@ template <class Derived>
 void require_distribution(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name,
                           double relative_tolerance = 1e-6) {
   require_weights(w, where, name);
-  const double total = static_cast<double>(w.sum());
+  const double total = w.template cast<double>().sum();  // float sums of many weights drift
   if (std::abs(total - 1.0) > relative_tolerance) {
     std::ostringstream os;
     os << name << " must sum to 1 (got " << total << ")";
