@@ -8,40 +8,25 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <random>
-#include <stdexcept>
 #include <string>
 
 #include "protoot/kmeans.hpp"
+#include "bench_inputs.hpp"
 
 namespace {
 
 using protoot::Index;
+using protoot::bench::env_index;
 using Points = protoot::Matrix<float>;
-
-Index env_index(const char* name, Index fallback) {
-  const char* value = std::getenv(name);
-  return value ? static_cast<Index>(std::stoll(value)) : fallback;
-}
-
-template <class Stored>
-Points read_points(std::ifstream& in, Index n, Index d) {
-  protoot::Matrix<Stored> raw(n, d);
-  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size() * sizeof(Stored)));
-  if (!in) throw std::runtime_error("bench_kmeans: short read of X.bin");
-  return raw.template cast<float>();
-}
 
 Points load_points() {
   const Index n = env_index("PROTOOT_BENCH_N", 100000), d = env_index("PROTOOT_BENCH_D", 128);
   if (const char* dir = std::getenv("PROTOOT_BENCH_INPUT")) {
-    std::ifstream in(std::string(dir) + "/X.bin", std::ios::binary | std::ios::ate);
-    const auto bytes = static_cast<Index>(in.tellg());
-    in.seekg(0);
-    if (bytes == n * d * Index(sizeof(float))) return read_points<float>(in, n, d);
-    if (bytes == n * d * Index(sizeof(double))) return read_points<double>(in, n, d);
-    throw std::runtime_error("bench_kmeans: X.bin size matches neither float32 nor float64 n x d");
+    const std::string path = std::string(dir) + "/X.bin";
+    if (protoot::bench::file_bytes(path) == n * d * Index(sizeof(double)))
+      return protoot::bench::read_matrix<double>(path, n, d).cast<float>();
+    return protoot::bench::read_matrix<float>(path, n, d);  // throws when the size fits neither
   }
   // 100 overlapping Gaussian blobs: Lloyd keeps moving for all 20 iterations.
   std::mt19937_64 rng(42);

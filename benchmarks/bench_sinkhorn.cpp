@@ -12,7 +12,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -21,19 +20,17 @@
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_batch.hpp"
 #include "../tests/support/sinkhorn_problems.hpp"
+#include "bench_inputs.hpp"
 
 namespace {
 
 using protoot::Index;
+using protoot::bench::env_number;
+using protoot::bench::read_vector;
 template <class S>
 using Matrix = protoot::Matrix<S>;
 template <class S>
 using Vector = protoot::Vector<S>;
-
-double env_number(const char* name, double fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::stod(value) : fallback;
-}
 
 using Problem = protoot::test::OtProblem;
 
@@ -44,19 +41,10 @@ Problem random_problem(Index n, unsigned seed) {
   return p;
 }
 
-std::vector<double> read_doubles(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("bench_sinkhorn: cannot open " + path);
-  std::vector<double> values(static_cast<std::size_t>(in.tellg()) / sizeof(double));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(double)));
-  return values;
-}
-
 /// The problems of PROTOOT_BENCH_INPUT: `count` stacked n_rows x n_cols problems.
 std::vector<Problem> read_problems(const std::string& dir, Index count, Index n_rows, Index n_cols) {
-  const std::vector<double> C = read_doubles(dir + "/C.bin"), a = read_doubles(dir + "/a.bin"),
-                            b = read_doubles(dir + "/b.bin");
+  const Vector<double> C = read_vector<double>(dir + "/C.bin"), a = read_vector<double>(dir + "/a.bin"),
+                       b = read_vector<double>(dir + "/b.bin");
   if (Index(C.size()) != count * n_rows * n_cols || Index(a.size()) != count * n_rows ||
       Index(b.size()) != count * n_cols)
     throw std::runtime_error("bench_sinkhorn: C.bin/a.bin/b.bin sizes do not match the problem shape");
@@ -116,8 +104,8 @@ void register_all() {
   const Index batch_count = Index(env_number("PROTOOT_BENCH_BATCH", input ? 0 : 1000));
   const Index batch_n = Index(env_number("PROTOOT_BENCH_N", 64));
   if (input && batch_count == 0) {
-    const Index n = Index(read_doubles(std::string(input) + "/a.bin").size());
-    const Index m = Index(read_doubles(std::string(input) + "/b.bin").size());
+    const Index n = Index(read_vector<double>(std::string(input) + "/a.bin").size());
+    const Index m = Index(read_vector<double>(std::string(input) + "/b.bin").size());
     singles = read_problems(input, 1, n, m);
   } else if (input) {
     batch = read_problems(input, batch_count, batch_n, batch_n);

@@ -9,34 +9,22 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <random>
-#include <stdexcept>
 #include <string>
 
 #include "protoot/retrieval.hpp"
+#include "bench_inputs.hpp"
 
 namespace {
 
 using protoot::Index;
+using protoot::bench::env_index;
 using Rows = protoot::Matrix<float>;
 
-Index env_index(const char* name, Index fallback) {
-  const char* value = std::getenv(name);
-  return value ? static_cast<Index>(std::stoll(value)) : fallback;
-}
-
+/// <dir>/<file> as float32 rows of width d; their count is `rows_variable` or the file size over d.
 Rows read_rows(const std::string& path, const char* rows_variable, Index d) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("bench_topk: cannot open " + path);
-  const Index bytes = static_cast<Index>(in.tellg());
-  const Index rows = env_index(rows_variable, bytes / (d * Index(sizeof(float))));
-  if (rows * d * Index(sizeof(float)) != bytes)
-    throw std::runtime_error("bench_topk: " + path + " is not a float32 matrix with " + std::to_string(d) + " columns");
-  Rows x(rows, d);
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(x.data()), static_cast<std::streamsize>(bytes));
-  return x;
+  const Index rows = env_index(rows_variable, protoot::bench::file_bytes(path) / (d * Index(sizeof(float))));
+  return protoot::bench::read_matrix<float>(path, rows, d);
 }
 
 Rows gaussian_rows(Index rows, Index d, unsigned seed) {
