@@ -41,11 +41,8 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   using S = typename DZ::Scalar;
   static_assert(std::is_same<S, typename DP::Scalar>::value, "protoot::prototype_cost: Z and P scalar types differ");
   constexpr const char* where = "prototype_cost";
-  detail::require_nonempty(Z, where, "features Z");
-  detail::require_nonempty(P, where, "prototypes P");
-  detail::require_size(P.cols(), Z.cols(), where, "prototypes P must have the feature dimension d of Z");
-  detail::require_finite(Z, where, "features Z");
-  detail::require_finite(P, where, "prototypes P");
+  detail::require_feature_pair(Z, P, where, "features Z", "prototypes P",
+                               "prototypes P must have the feature dimension d of Z");
   const Vector<S> z_norm = Z.rowwise().norm(), p_norm = P.rowwise().norm();
   detail::require(z_norm.minCoeff() > S(0), where, "features Z have a zero row (cosine undefined)");
   detail::require(p_norm.minCoeff() > S(0), where, "prototypes P have a zero row (cosine undefined)");

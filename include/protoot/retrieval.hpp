@@ -141,11 +141,7 @@ TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& querie
                                              SearchBlocks blocks = {}) {
   using S = typename DQ::Scalar;
   constexpr const char* where = "inner_product_topk";
-  detail::require_nonempty(queries, where, "queries");
-  detail::require_nonempty(gallery, where, "gallery");
-  detail::require_size(gallery.cols(), queries.cols(), where, "gallery columns (feature dimension)");
-  detail::require_finite(queries, where, "queries");
-  detail::require_finite(gallery, where, "gallery");
+  detail::require_feature_pair(queries, gallery, where, "queries", "gallery", "gallery columns (feature dimension)");
   detail::require(k >= 1 && k <= gallery.rows(), where,
                   "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
   detail::require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");

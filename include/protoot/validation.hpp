@@ -77,4 +77,16 @@ inline void require_size(Eigen::Index actual, Eigen::Index expected, const char*
   }
 }
 
+/// Rows a (samples) and b (what they are compared with) of one feature space: both non-empty,
+/// b as wide as a (`width` names that rule in the message), both finite — checked in this order.
+template <class DA, class DB>
+void require_feature_pair(const Eigen::DenseBase<DA>& a, const Eigen::DenseBase<DB>& b, const char* where,
+                          const char* a_name, const char* b_name, const std::string& width) {
+  require_nonempty(a, where, a_name);
+  require_nonempty(b, where, b_name);
+  require_size(b.cols(), a.cols(), where, width);
+  require_finite(a, where, a_name);
+  require_finite(b, where, b_name);
+}
+
 }  // namespace protoot::detail
