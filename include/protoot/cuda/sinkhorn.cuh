@@ -360,6 +360,25 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
   return result;
 }
 
+/// The problems the GPU solvers take, a stored cost or point clouds, and their scalar type;
+/// anything else has no `Scalar`, which removes the cuda overloads from overload resolution.
+template <class Problem>
+struct OtProblem {};
+template <class S>
+struct OtProblem<DeviceMatrix<S>> {
+  using Scalar = S;
+};
+template <class S>
+struct OtProblem<PointClouds<S>> {
+  using Scalar = S;
+};
+
+/// The solver named in error messages: with both marginals hard the call is balanced sinkhorn.
+template <class S>
+const char* solver_name(S rho_a, S rho_b) {
+  return std::isinf(rho_a) && std::isinf(rho_b) ? "cuda::sinkhorn" : "cuda::sinkhorn_unbalanced";
+}
+
 template <class S>
 void validate_clouds(const char* where, const PointClouds<S>& clouds) {
   require(clouds.x.cols() == clouds.y.cols(), where,
@@ -377,22 +396,10 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
                                       const SinkhornOptions<S>& options,
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
-  const char* where = std::isinf(rho_a) && std::isinf(rho_b) ? "cuda::sinkhorn" : "cuda::sinkhorn_unbalanced";
+  const char* where = cuda::detail::solver_name(rho_a, rho_b);
   return cuda::detail::dispatch(
       where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); },
       a, b, rho_a, rho_b, options, output);
-}
-
-/// Balanced entropic OT on the GPU with a stored cost: min <P,C> + eps sum P(log P - 1),
-/// P 1 = a, P^T 1 = b (a, b weights of equal mass, sizes n = C.rows(), m = C.cols()).
-/// Same contract and result as the CPU protoot::sinkhorn; two O(nm) passes per iteration.
-/// Throws std::invalid_argument on bad input, protoot::cuda::Error on device failures.
-template <class S, class DA, class DB>
-SinkhornResult<S> sinkhorn(const cuda::DeviceMatrix<S>& C, const Eigen::MatrixBase<DA>& a,
-                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
-                           cuda::PlanOutput output = cuda::PlanOutput::host) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return sinkhorn_unbalanced(C, a, b, hard, hard, options, output);
 }
 
 /// Unbalanced Sinkhorn on point clouds (see the stored-cost overload for rho_a, rho_b).
@@ -401,7 +408,7 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::PointClouds<S>& clouds, const 
                                       const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
                                       const SinkhornOptions<S>& options,
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
-  const char* where = std::isinf(rho_a) && std::isinf(rho_b) ? "cuda::sinkhorn" : "cuda::sinkhorn_unbalanced";
+  const char* where = cuda::detail::solver_name(rho_a, rho_b);
   cuda::detail::validate_clouds(where, clouds);
   return cuda::detail::dispatch(
       where, clouds.x.rows(), clouds.y.rows(),
@@ -409,14 +416,18 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::PointClouds<S>& clouds, const 
       options, output);
 }
 
-/// Balanced Sinkhorn with C_ij = cost(x_i, y_j) recomputed on the fly (KeOps-style): device
-/// memory O((n + m) d), each pass O(n m d) arithmetic. Prefer PlanOutput::none for large n m.
-template <class S, class DA, class DB>
-SinkhornResult<S> sinkhorn(const cuda::PointClouds<S>& clouds, const Eigen::MatrixBase<DA>& a,
-                           const Eigen::MatrixBase<DB>& b, const SinkhornOptions<S>& options,
+/// Balanced entropic OT on the GPU: min <P,C> + eps sum P(log P - 1), P 1 = a, P^T 1 = b
+/// (a, b weights of equal mass). Same contract and result as the CPU protoot::sinkhorn.
+/// `problem` is a stored cost cuda::DeviceMatrix C (n x m; two O(nm) passes per iteration) or
+/// cuda::PointClouds with C_ij = cost(x_i, y_j) recomputed on the fly (KeOps-style: device
+/// memory O((n + m) d), each pass O(n m d); prefer PlanOutput::none for large n m).
+/// Throws std::invalid_argument on bad input, protoot::cuda::Error on device failures.
+template <class Problem, class DA, class DB, class S = typename cuda::detail::OtProblem<Problem>::Scalar>
+SinkhornResult<S> sinkhorn(const Problem& problem, const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b,
+                           const SinkhornOptions<typename cuda::detail::OtProblem<Problem>::Scalar>& options,
                            cuda::PlanOutput output = cuda::PlanOutput::host) {
   const S hard = std::numeric_limits<S>::infinity();
-  return sinkhorn_unbalanced(clouds, a, b, hard, hard, options, output);
+  return sinkhorn_unbalanced(problem, a, b, hard, hard, options, output);
 }
 
 }  // namespace protoot
