@@ -1,7 +1,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <random>
 #include <string>
@@ -29,11 +28,6 @@ Matrix<S> blobs(Index n, Index d, Index centres, double spread, std::uint64_t se
   return X;
 }
 
-std::string scratch(const std::string& name) {
-  std::filesystem::create_directories(name);
-  return name;
-}
-
 template <class S>
 S precision() {
   return std::is_same<S, float>::value ? S(2e-4) : S(1e-9);
@@ -43,7 +37,7 @@ S precision() {
 template <class S>
 void expect_numpy_lloyd(const Matrix<S>& X, const Matrix<S>& C0, const Vector<S>& w, bool spherical,
                         const std::string& name) {
-  const std::string dir = scratch(name);
+  const std::string dir = test::scratch_dir<S>(name);
   write_raw(dir + "/X.bin", X);
   write_raw(dir + "/C0.bin", C0);
   write_raw(dir + "/w.bin", w);
@@ -79,13 +73,12 @@ TEMPLATE_TEST_CASE("kmeans: labels identical to a NumPy Lloyd from the same cent
   std::uniform_real_distribution<double> uniform(0.5, 2.0);
   Vector<S> w(X.rows());
   for (Index i = 0; i < w.size(); ++i) w(i) = S(uniform(rng));
-  const std::string type = std::is_same<S, float>::value ? "float" : "double";
-  SECTION("euclidean, weighted") { expect_numpy_lloyd<S>(X, C0, w, false, "kmeans_lloyd_" + type); }
-  SECTION("spherical, weighted") { expect_numpy_lloyd<S>(X, C0, w, true, "kmeans_spherical_" + type); }
+  SECTION("euclidean, weighted") { expect_numpy_lloyd<S>(X, C0, w, false, "kmeans_lloyd"); }
+  SECTION("spherical, weighted") { expect_numpy_lloyd<S>(X, C0, w, true, "kmeans_spherical"); }
   SECTION("an empty cluster takes the farthest point") {
     Matrix<S> far = C0;
     far.row(6).setConstant(S(1000));  // nobody is nearest to it at the first assignment
-    expect_numpy_lloyd<S>(X, far, Vector<S>::Ones(X.rows()), false, "kmeans_empty_" + type);
+    expect_numpy_lloyd<S>(X, far, Vector<S>::Ones(X.rows()), false, "kmeans_empty");
   }
 }
 
@@ -93,7 +86,7 @@ TEMPLATE_TEST_CASE("kmeans: inertia within 1% of scikit-learn and faiss", "[kmea
   using S = TestType;
   const Index n = 3000, d = 10, k = 12;
   const Matrix<S> X = blobs<S>(n, d, k, 2.5, 11);
-  const std::string dir = scratch(std::string("kmeans_peers_") + (std::is_same<S, float>::value ? "float" : "double"));
+  const std::string dir = test::scratch_dir<S>("kmeans_peers");
   write_raw(dir + "/X.bin", X);
   run_reference("kmeans_reference.py", "peers " + dir + " 3000 10 12 5 100");
   const auto peers = read_raw(dir + "/inertia.bin", 2, 1);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <random>
 #include <string>
@@ -67,13 +66,6 @@ S tight() {
 }
 
 template <class S>
-std::string scratch(const std::string& name) {
-  const std::string dir = name + (std::is_same<S, float>::value ? "_float" : "_double");
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-template <class S>
 SinkhornOptions<S> converged_options(S epsilon) {
   SinkhornOptions<S> options;
   options.epsilon = epsilon;
@@ -124,7 +116,7 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn_released: the released code's 3-iteration
   Matrix<S> P = data.Z.topRows(4) * S(3);  // not unit: the recipe normalises
   Vector<S> w(4);
   w << S(0.4), S(0.3), S(0.2), S(0.1);
-  const std::string dir = scratch<S>("prototype_released");
+  const std::string dir = test::scratch_dir<S>("prototype_released");
   write_raw(dir + "/Z.bin", data.Z);
   write_raw(dir + "/P.bin", P);
   write_raw(dir + "/w.bin", w);
@@ -145,7 +137,7 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn: a relaxed prototype side matches a NumPy
   Vector<S> w = Vector<S>::Constant(4, S(0.25));  // wrong on purpose: the data is 0.5/0.3/0.15/0.05
   const S epsilon = S(0.1), rho = S(0.5);
   const Matrix<S> C = prototype_cost(data.Z, P);
-  const std::string dir = scratch<S>("prototype_relaxed");
+  const std::string dir = test::scratch_dir<S>("prototype_relaxed");
   write_raw(dir + "/C.bin", C);
   write_raw(dir + "/w.bin", w);
   run_reference("prototype_sinkhorn_reference.py", "relaxed " + dir + " 400 4 0.1 0.5");

@@ -8,9 +8,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -35,6 +37,16 @@ inline Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> re
   if (!in || in.gcount() != static_cast<std::streamsize>(m.size() * sizeof(double)))
     throw std::runtime_error("cannot read " + std::to_string(rows * cols) + " doubles from " + path);
   return m;
+}
+
+/// Creates and returns the directory `name`_float or `name`_double (by S) in the current
+/// directory: where a float/double test case exchanges files with its reference script, so
+/// the two instantiations never read each other's files.
+template <class S>
+std::string scratch_dir(const std::string& name) {
+  const std::string dir = name + (std::is_same<S, float>::value ? "_float" : "_double");
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 /// Runs tests/reference/<script> with `args` in the current directory; throws on failure so
