@@ -258,13 +258,10 @@ S info_nce(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& po
 template <class S>
 S info_nce_two_views(const cuda::DeviceMatrix<S>& a, const cuda::DeviceMatrix<S>& b, S tau,
                      Matrix<S>* grad_a = nullptr, Matrix<S>* grad_b = nullptr) {
-  const IndexVector diagonal = IndexVector::LinSpaced(a.rows(), 0, a.rows() - 1);
-  if (!grad_a && !grad_b) return info_nce(a, b, b, tau, &diagonal);
-  InfoNceGradients<S> g;
-  const S loss = info_nce(a, b, b, tau, &diagonal, &g);
-  if (grad_a) *grad_a = std::move(g.queries);
-  if (grad_b) *grad_b = g.positives + g.negatives;  // b plays both roles
-  return loss;
+  return detail::info_nce_two_views_from<S>(a.rows(), grad_a, grad_b,
+                                            [&](const IndexVector& excluded, InfoNceGradients<S>* grad) {
+                                              return info_nce(a, b, b, tau, &excluded, grad);
+                                            });
 }
 
 /// Hard prototype contrast on the GPU, the CPU prototype_contrast's contract: loss = mean_i
@@ -279,12 +276,7 @@ S prototype_contrast(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMa
   constexpr const char* where = "cuda::prototype_contrast";
   require(!features.empty(), where, "features is empty");
   require(!prototypes.empty(), where, "prototypes is empty");
-  require_size(match.size(), features.rows(), where, "match must have one entry per feature");
-  const Index k = prototypes.rows();
-  for (Index i = 0; i < match.size(); ++i)
-    if (match(i) < 0 || match(i) >= k)
-      fail(where, "match(" + std::to_string(i) + ") = " + std::to_string(match(i)) + " is outside [0, " +
-                      std::to_string(k) + ")");
+  protoot::detail::require_match(match, features.rows(), prototypes.rows(), where);
   const Eigen::VectorXi rows = match.cast<int>();
   cuda::DeviceBuffer<int> device_rows(static_cast<std::size_t>(rows.size()), "matched prototype indices");
   device_rows.upload(rows.data(), static_cast<std::size_t>(rows.size()));
@@ -292,13 +284,8 @@ S prototype_contrast(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMa
   gather_rows<<<grid_stride_blocks(matched.size()), 256>>>(prototypes.data(), device_rows.data(), matched.rows(),
                                                           static_cast<int>(matched.cols()), matched.data());
   PROTOOT_CUDA_CHECK_LAUNCH(gather_rows);
-  if (!grad) return info_nce(features, matched, prototypes, tau, &match);
-  InfoNceGradients<S> g;
-  const S loss = info_nce(features, matched, prototypes, tau, &match, &g);
-  grad->features = std::move(g.queries);
-  grad->prototypes = std::move(g.negatives);
-  for (Index i = 0; i < match.size(); ++i) grad->prototypes.row(match(i)) += g.positives.row(i);
-  return loss;
+  return protoot::detail::prototype_contrast_from<S>(
+      match, grad, [&](InfoNceGradients<S>* g) { return info_nce(features, matched, prototypes, tau, &match, g); });
 }
 
 /// Soft prototype contrast on the GPU, the CPU prototype_contrast_soft's contract: loss =

@@ -150,6 +150,25 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
   return loss;
 }
 
+namespace detail {
+
+/// Two-view InfoNCE on top of any backend's info_nce (the CPU one and cuda/losses.cuh share this):
+/// `info_nce_b(excluded, grad)` must return info_nce(a, b, b, tau, &excluded, grad) for views a, b
+/// of n rows. Excluding the diagonal makes b_i the positive of a_i and the other rows of b its
+/// negatives; b plays both roles, so its gradient is the sum of both.
+template <class S, class InfoNceB>
+S info_nce_two_views_from(Index n, Matrix<S>* grad_a, Matrix<S>* grad_b, InfoNceB&& info_nce_b) {
+  const IndexVector diagonal = IndexVector::LinSpaced(n, 0, n - 1);
+  if (!grad_a && !grad_b) return info_nce_b(diagonal, nullptr);
+  InfoNceGradients<S> g;
+  const S loss = info_nce_b(diagonal, &g);
+  if (grad_a) *grad_a = std::move(g.queries);
+  if (grad_b) *grad_b = g.positives + g.negatives;
+  return loss;
+}
+
+}  // namespace detail
+
 /// Two-view InfoNCE (one direction of NT-Xent / CLIP): view a_i's positive is b_i, its
 /// negatives are the other rows of b. a, b: n x d (n >= 1), tau > 0. When `grad_a` / `grad_b`
 /// are given they receive the gradients w.r.t. a and b. O(n^2 d).
@@ -158,13 +177,10 @@ typename DA::Scalar info_nce_two_views(const Eigen::MatrixBase<DA>& a, const Eig
                                        typename DA::Scalar tau, Matrix<typename DA::Scalar>* grad_a = nullptr,
                                        Matrix<typename DA::Scalar>* grad_b = nullptr) {
   using S = typename DA::Scalar;
-  const IndexVector diagonal = IndexVector::LinSpaced(a.rows(), 0, a.rows() - 1);
-  if (!grad_a && !grad_b) return info_nce(a, b, b, tau, &diagonal);
-  InfoNceGradients<S> g;
-  const S loss = info_nce(a, b, b, tau, &diagonal, &g);
-  if (grad_a) *grad_a = std::move(g.queries);
-  if (grad_b) *grad_b = g.positives + g.negatives;  // b plays both roles
-  return loss;
+  return detail::info_nce_two_views_from<S>(a.rows(), grad_a, grad_b,
+                                            [&](const IndexVector& excluded, InfoNceGradients<S>* grad) {
+                                              return info_nce(a, b, b, tau, &excluded, grad);
+                                            });
 }
 
 }  // namespace protoot

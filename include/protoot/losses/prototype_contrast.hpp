@@ -26,6 +26,34 @@ struct PrototypeGradients {
   Matrix<S> features, prototypes;
 };
 
+namespace detail {
+
+/// The hard prototype contrast's match: one prototype index in [0, k) for each of n features.
+inline void require_match(const IndexVector& match, Index n, Index k, const char* where) {
+  require_size(match.size(), n, where, "match must have one entry per feature");
+  for (Index i = 0; i < match.size(); ++i)
+    if (match(i) < 0 || match(i) >= k)
+      fail(where, "match(" + std::to_string(i) + ") = " + std::to_string(match(i)) + " is outside [0, " +
+                      std::to_string(k) + ")");
+}
+
+/// Hard prototype contrast on top of any backend's info_nce (the CPU one and cuda/losses.cuh
+/// share this): `info_nce_matched(grad)` must return info_nce(features, matched prototypes,
+/// all prototypes, tau, &match, grad). Prototype c_k's gradient adds its negative role to its
+/// positive role for every feature matched to it.
+template <class S, class InfoNceMatched>
+S prototype_contrast_from(const IndexVector& match, PrototypeGradients<S>* grad, InfoNceMatched&& info_nce_matched) {
+  if (!grad) return info_nce_matched(nullptr);
+  InfoNceGradients<S> g;
+  const S loss = info_nce_matched(&g);
+  grad->features = std::move(g.queries);
+  grad->prototypes = std::move(g.negatives);
+  for (Index i = 0; i < match.size(); ++i) grad->prototypes.row(match(i)) += g.positives.row(i);
+  return loss;
+}
+
+}  // namespace detail
+
 /// Hard prototype contrast: loss = mean_i -log softmax_k(z_i . c_k / tau)[match_i], i.e.
 /// InfoNCE whose positive is the matched prototype and whose negatives are the K - 1 others.
 /// features: n x d; prototypes: K x d; match: n indices in [0, K); tau > 0.
@@ -38,21 +66,11 @@ typename DZ::Scalar prototype_contrast(const Eigen::MatrixBase<DZ>& features, co
   constexpr const char* where = "prototype_contrast";
   detail::require_nonempty(features, where, "features");
   detail::require_nonempty(prototypes, where, "prototypes");
-  detail::require_size(match.size(), features.rows(), where, "match must have one entry per feature");
-  const Index k = prototypes.rows();
-  for (Index i = 0; i < match.size(); ++i)
-    if (match(i) < 0 || match(i) >= k)
-      detail::fail(where, "match(" + std::to_string(i) + ") = " + std::to_string(match(i)) +
-                              " is outside [0, " + std::to_string(k) + ")");
+  detail::require_match(match, features.rows(), prototypes.rows(), where);
   const Matrix<S> c = prototypes;
   const Matrix<S> matched = c(match, Eigen::all);
-  if (!grad) return info_nce(features, matched, c, tau, &match);
-  InfoNceGradients<S> g;
-  const S loss = info_nce(features, matched, c, tau, &match, &g);
-  grad->features = std::move(g.queries);
-  grad->prototypes = std::move(g.negatives);
-  for (Index i = 0; i < match.size(); ++i) grad->prototypes.row(match(i)) += g.positives.row(i);
-  return loss;
+  return detail::prototype_contrast_from<S>(
+      match, grad, [&](InfoNceGradients<S>* g) { return info_nce(features, matched, c, tau, &match, g); });
 }
 
 /// Soft prototype contrast: loss = mean_i -sum_k W_ik log softmax_k(z_i . c_k / tau).
