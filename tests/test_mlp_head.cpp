@@ -220,3 +220,67 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   nan_a(3, 3) = std::nanf("");
   CHECK_THROWS_WITH(train_protoot_head(nan_a, data.b, config), Catch::Contains("NaN"));
 }
+
+TEST_CASE("released-code options: per-batch OT prototype step and normalised cross negatives", "[mlp][train]") {
+  std::mt19937 rng(5);
+  const Index n = 40, k = 4, o = 6;
+  examples::detail::DomainState<double> d;
+  d.bank = random_normal(n, o, rng).rowwise().normalized();
+  const MatrixD start = random_normal(k, o, rng).rowwise().normalized();
+  d.prototypes = start;
+  TrainConfig config;
+  const Vector<double> uniform = Vector<double>::Constant(k, 1.0 / k);
+  const MatrixD plan = examples::detail::solve_ot(d.bank, d.prototypes, uniform, std::numeric_limits<double>::infinity(), config).plan;
+  examples::detail::update_prototypes_from_plan(d, plan);
+
+  // Direct computation: prototype j is the direction of sum_i plan_ij bank_i; proportion j is
+  // the share of bank rows whose most similar new prototype is j.
+  Vector<double> share = Vector<double>::Zero(k);
+  for (Index j = 0; j < k; ++j) {
+    Vector<double> mean = Vector<double>::Zero(o);
+    for (Index i = 0; i < n; ++i) mean += plan(i, j) * d.bank.row(i).transpose();
+    CHECK((d.prototypes.row(j).transpose() - mean / mean.norm()).norm() < 1e-12);
+  }
+  for (Index i = 0; i < n; ++i) {
+    Index best = 0;
+    for (Index j = 1; j < k; ++j)
+      if (d.bank.row(i).dot(d.prototypes.row(j)) > d.bank.row(i).dot(d.prototypes.row(best))) best = j;
+    share(best) += 1.0 / n;
+  }
+  REQUIRE(d.proportions.size() == k);
+  CHECK(d.proportions.allFinite());
+  CHECK(d.proportions.sum() == Approx(1.0).epsilon(1e-12));
+  CHECK((d.proportions - share).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((d.prototypes - start).norm() > 0.1);  // the step moves them
+
+  // The normalised cross-domain loss's gradient w.r.t. the queries against finite differences.
+  const MatrixD q = random_normal(5, o, rng).rowwise().normalized();
+  IndexVector match(5);
+  match << 0, 3, 1, 1, 2;
+  MatrixD grad = MatrixD::Zero(5, o);
+  examples::detail::add_normalised_cross_info_nce(q, start, match, 0.2, grad);
+  const auto loss_of = [&](const MatrixD& x) {
+    MatrixD unused = MatrixD::Zero(5, o);
+    return examples::detail::add_normalised_cross_info_nce(x, start, match, 0.2, unused);
+  };
+  CHECK(gradient_error(loss_of, q, grad) <= 1e-6);
+
+  // Training with both options runs, keeps the proportions a distribution and lowers the loss.
+  const TwoDomainData<double> data = small_two_domain();
+  TrainConfig released = small_config();
+  released.epochs = 12;
+  released.cross_start = 0;
+  released.prototype_update = PrototypeUpdate::ot_per_batch;
+  released.normalise_cross_similarities = true;
+  const TrainResult<double> r = train_protoot_head(data.a, data.b, released);
+  CHECK(r.features_a.allFinite());
+  CHECK(r.features_b.allFinite());
+  CHECK(mean_intra(r.log, 9, 12) < 0.8 * mean_intra(r.log, 0, 3));
+  for (const EpochLog& e : r.log) {
+    CHECK(std::isfinite(e.loss));
+    CHECK(e.marginal_error < 0.5);
+  }
+  TrainConfig default_update = released;
+  default_update.prototype_update = PrototypeUpdate::kmeans_per_epoch;
+  CHECK(train_protoot_head(data.a, data.b, default_update).features_a != r.features_a);
+}

@@ -8,6 +8,8 @@
 // then replace the batch's bank rows. Prototypes come from K-means on each bank once per epoch,
 // warm-started from the previous epoch's prototypes so that prototype j stays prototype j and its
 // proportion pi_j (the OT marginal) is its own cluster's share, never another cluster's.
+// Opt-in, as the released code: the prototypes also follow the in-domain OT plan after every batch
+// (PrototypeUpdate::ot_per_batch), and the cross-domain negatives are row-normalised similarities.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include "optimizer.hpp"
 #include "protoot/contrastive.hpp"
 #include "protoot/kmeans.hpp"
+#include "protoot/l2_normalize.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
@@ -37,6 +40,12 @@ namespace protoot::examples {
 enum class LossForm {
   separate_terms,  ///< newest snapshot: three InfoNCE terms (augmentation, neighbour, prototype)
   folded_positive, ///< one commit: one InfoNCE with positive q.(k + 0.5 nn + 0.05 c_match)
+};
+
+/// How the prototypes move during training (METHOD.md sections 2 and 4).
+enum class PrototypeUpdate {
+  kmeans_per_epoch,  ///< warm-started K-means on each bank once per epoch only
+  ot_per_batch,      ///< released code: that, plus C = L2-normalise(Q^T bank) after every batch
 };
 
 struct TrainConfig {
@@ -55,6 +64,13 @@ struct TrainConfig {
   /// Cross-domain OT: the cross-domain InfoNCE towards the other domain's OT-matched prototype.
   /// false: no cross-domain OT and no cross-domain term; nothing else changes.
   bool cross_domain = true;
+  /// ot_per_batch also refreshes a domain's prototypes after each batch from its in-domain OT plan
+  /// Q over the bank (solved even when intra_domain is false), and re-derives their proportions
+  /// from their own assignment of the bank, so the OT marginal always belongs to these prototypes.
+  PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
+  /// Cross-domain negatives from the L2-normalised row of similarities q.C'^T (released code);
+  /// the positive stays the raw q.c'.
+  bool normalise_cross_similarities = false;
   bool verbose = false;  ///< print format_epoch() of every epoch to stdout
 
   // Head: in -> hidden -> out, L2-normalised.
@@ -181,6 +197,23 @@ void refresh_prototypes(DomainState<S>& d, const TrainConfig& c) {
   d.proportions = std::move(km.proportions);
 }
 
+/// The released code's per-batch prototype step: prototypes <- L2-normalise(plan^T bank) (plan:
+/// n x K over the n x o bank; a prototype the plan gives no mass keeps its direction), then
+/// proportions <- each prototype's share of the bank under nearest-prototype assignment (kmeans
+/// with max_iterations = 0), so they stay a distribution matched to these prototypes. O(n K o).
+template <class S>
+void update_prototypes_from_plan(DomainState<S>& d, const Matrix<S>& plan) {
+  Matrix<S> means = plan.transpose() * d.bank;
+  for (Index j = 0; j < means.rows(); ++j)
+    if (!(means.row(j).norm() > S(0))) means.row(j) = d.prototypes.row(j);
+  d.prototypes = l2_normalize_rows(means);
+  KMeansOptions<S> o;
+  o.spherical = true;
+  o.max_iterations = 0;
+  o.initial_centroids = d.prototypes;
+  d.proportions = kmeans(d.bank, d.prototypes.rows(), o).proportions;
+}
+
 /// The OT plan of a bank (n x o) onto prototypes (K x o) with prototype marginal `marginal` (K):
 /// the released fixed-iteration recipe, or a converged log-domain solve (ot_iterations = 0).
 template <class S>
@@ -205,6 +238,25 @@ IndexVector nearest_prototype(const Matrix<S>& x, const Matrix<S>& prototypes) {
   IndexVector labels(x.rows());
   for (Index i = 0; i < x.rows(); ++i) similarity.row(i).maxCoeff(&labels(i));
   return labels;
+}
+
+/// Cross-domain InfoNCE with the released code's negatives: positive q_i.c'_match(i), negatives
+/// the unmatched entries of the L2-normalised row q_i C'^T (q: n x o, prototypes: K x o).
+/// Accumulates the gradient w.r.t. q into `grad_q`; returns the loss. O(n K o).
+template <class S>
+double add_normalised_cross_info_nce(const Matrix<S>& q, const Matrix<S>& prototypes, const IndexVector& match, S tau,
+                                     Matrix<S>& grad_q) {
+  const Matrix<S> similarity = q * prototypes.transpose();
+  Vector<S> norms;
+  const Matrix<S> normalised = l2_normalize_rows(similarity, &norms);
+  Vector<S> positive(q.rows());
+  for (Index i = 0; i < q.rows(); ++i) positive(i) = similarity(i, match(i));
+  InfoNceLogitGradients<S> g;
+  const S loss = info_nce_logits(positive, normalised, tau, &match, &g);
+  Matrix<S> grad_similarity = l2_normalize_rows_backward(normalised, norms, g.negatives);
+  for (Index i = 0; i < q.rows(); ++i) grad_similarity(i, match(i)) += g.positive(i);
+  grad_q += grad_similarity * prototypes;
+  return double(loss);
 }
 
 /// Accumulates w * (gradient w.r.t. the queries) of one loss term into `grad_q`; returns w * loss.
@@ -304,13 +356,16 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
         const Matrix<S> nn = d.bank(cosine_neighbours(q, d.bank, 1, &idx).col(0), Eigen::all);
 
         const Vector<S> own_marginal = config.kmeans_marginals ? d.proportions : Vector<S>::Constant(k, S(1) / S(k));
+        const bool per_batch = config.prototype_update == PrototypeUpdate::ot_per_batch;
+        PrototypeSinkhornResult<S> own_plan;
+        if (config.intra_domain || per_batch) {
+          own_plan = detail::solve_ot(d.bank, d.prototypes, own_marginal, std::numeric_limits<S>::infinity(), config);
+          log.marginal_error += double(own_plan.marginal_error);
+          ++plans;
+        }
         IndexVector own_match;
         if (config.intra_domain) {
-          const PrototypeSinkhornResult<S> plan =
-              detail::solve_ot(d.bank, d.prototypes, own_marginal, std::numeric_limits<S>::infinity(), config);
-          own_match = plan.labels(idx);
-          log.marginal_error += double(plan.marginal_error);
-          ++plans;
+          own_match = own_plan.labels(idx);
         } else {
           own_match = detail::nearest_prototype(Matrix<S>(d.bank(idx, Eigen::all)), d.prototypes);
         }
@@ -338,11 +393,14 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
           ++plans;
           const IndexVector cross_match = plan.labels(idx);
           Matrix<S> grad_cross = Matrix<S>::Zero(q.rows(), q.cols());
-          cross = detail::add_info_nce(q, Matrix<S>(other.prototypes(cross_match, Eigen::all)), other.prototypes, tau,
-                                       cross_match, 1.0, grad_cross);
+          cross = config.normalise_cross_similarities
+                      ? detail::add_normalised_cross_info_nce(q, other.prototypes, cross_match, tau, grad_cross)
+                      : detail::add_info_nce(q, Matrix<S>(other.prototypes(cross_match, Eigen::all)), other.prototypes,
+                                             tau, cross_match, 1.0, grad_cross);
           grad_q += S(log.cross_weight) * grad_cross;
         }
         head.backward(cache, grad_q, grad);
+        if (per_batch) detail::update_prototypes_from_plan(d, own_plan.plan);
         d.bank(idx, Eigen::all) = key;
         (t == 0 ? log.intra_a : log.intra_b) += intra;
         (t == 0 ? log.cross_a : log.cross_b) += cross;
