@@ -35,17 +35,20 @@ namespace {
 
 const char* const usage =
     "usage: protoot-retrieve [--domain-a A.npy --domain-b B.npy] [--labels-a LA.npy --labels-b LB.npy]\n"
-    "                        [--out DIR] [--seed N] [--epochs N] [--prototypes K]\n"
+    "                        [--out DIR] [--seed N] [--epochs N] [--prototypes K] [--prototype-update kmeans|ot]\n"
     "  A, B: float32/float64 n x d features of two domains; LA, LB: integer labels (scoring only).\n"
     "  Without --domain-a/--domain-b: a generated imbalanced two-domain pair with labels.\n"
     "  --out DIR (default out/retrieve), --seed N (default 0), --epochs N (default 20),\n"
-    "  --prototypes K (default: number of classes in LA, else 10).\n";
+    "  --prototypes K (default: number of classes in LA, else 10),\n"
+    "  --prototype-update kmeans (default: K-means once per epoch) or ot (the released code's extra\n"
+    "    per-batch step, prototypes = normalise(plan^T bank)).\n";
 
 struct Arguments {
   std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve";
   unsigned seed = 0;
   int epochs = 20;
   int prototypes = 0;  // 0: from the labels
+  examples::PrototypeUpdate prototype_update = examples::PrototypeUpdate::kmeans_per_epoch;
 };
 
 long parse_integer(const std::string& flag, const std::string& text, long lo, long hi) {
@@ -80,6 +83,9 @@ Arguments parse_arguments(int argc, char** argv) {
     else if (flag == "--seed") a.seed = unsigned(parse_integer(flag, value, 0, 4294967295L));
     else if (flag == "--epochs") a.epochs = int(parse_integer(flag, value, 1, 100000));
     else if (flag == "--prototypes") a.prototypes = int(parse_integer(flag, value, 2, 100000));
+    else if (flag == "--prototype-update" && (value == "kmeans" || value == "ot"))
+      a.prototype_update = value == "ot" ? examples::PrototypeUpdate::ot_per_batch : examples::PrototypeUpdate::kmeans_per_epoch;
+    else if (flag == "--prototype-update") throw std::invalid_argument("--prototype-update needs kmeans or ot, got '" + value + "'");
     else throw std::invalid_argument("unknown option '" + flag + "'");
   }
   if (a.domain_a.empty() != a.domain_b.empty()) throw std::invalid_argument("give both --domain-a and --domain-b");
@@ -160,6 +166,7 @@ int main(int argc, char** argv) {
     config.epochs = args.epochs;
     config.seed = args.seed;
     config.num_prototypes = args.prototypes ? args.prototypes : int(std::max<Index>(classes, 2));
+    config.prototype_update = args.prototype_update;
     std::printf("protoot-retrieve: %s\n  A %ld x %ld, B %ld x %ld, K = %d prototypes, %d epochs, seed %u\n",
                 problem.description.c_str(), long(problem.a.rows()), long(problem.a.cols()), long(problem.b.rows()),
                 long(problem.b.cols()), config.num_prototypes, config.epochs, config.seed);
