@@ -21,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
 
@@ -111,7 +112,7 @@ struct KMeansData {
 template <class Body>
 void for_each_row_block(Index n, int threads, Body&& body) {
   const Index blocks = (n + kmeans_block_rows - 1) / kmeans_block_rows;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+PROTOOT_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1))
   for (Index b = 0; b < blocks; ++b) {
     int thread = 0;
 #ifdef _OPENMP

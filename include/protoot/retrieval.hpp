@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/l2_normalize.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
@@ -45,10 +46,10 @@ void for_each_similarity_tile(const Matrix<S>& queries, const Matrix<S>& gallery
                               Visit&& visit) {
   const Index n = queries.rows(), m = gallery.rows();
   const Index query_blocks = (n + blocks.queries - 1) / blocks.queries;
-#pragma omp parallel
+PROTOOT_OMP(parallel)
   {
     Matrix<S> tile;
-#pragma omp for schedule(dynamic, 1)
+PROTOOT_OMP(for schedule(dynamic, 1))
     for (Index b = 0; b < query_blocks; ++b) {
       const Index q0 = b * blocks.queries, nq = std::min(blocks.queries, n - q0);
       for (Index g0 = 0; g0 < m; g0 += blocks.gallery) {

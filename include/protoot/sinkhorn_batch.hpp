@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/sinkhorn.hpp"
 
 namespace protoot {
@@ -30,14 +31,14 @@ std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& 
   }
   std::vector<SinkhornResult<S>> results(count);
   std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic)
+PROTOOT_OMP(parallel for schedule(dynamic))
   for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) {
     try {
       const Eigen::Ref<const Matrix<S>> cost(cost_of(std::size_t(k)));
       results[std::size_t(k)] =
           SinkhornKernel<S>(cost, as[std::size_t(k)], bs[std::size_t(k)], rho_a, rho_b, options, false).solve();
     } catch (...) {  // e.g. std::bad_alloc: must not escape the parallel region
-#pragma omp critical(protoot_sinkhorn_batch)
+PROTOOT_OMP(critical(protoot_sinkhorn_batch))
       error = std::current_exception();
     }
   }

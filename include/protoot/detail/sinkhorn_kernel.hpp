@@ -35,6 +35,7 @@
 
 #include "protoot/detail/fast_exp.hpp"
 #include "protoot/detail/lane_reduce.hpp"
+#include "protoot/detail/openmp.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
 
@@ -138,10 +139,10 @@ class SinkhornKernel {
   template <class RowWork>
   void row_pass(RowWork&& row_work) {
     const Index m = m_, blocks = row_blocks_;
-#pragma omp parallel num_threads(threads_) if (threads_ > 1)
+PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
       S* scratch = row_buffer_.data() + std::size_t(thread_id()) * m;
-#pragma omp for schedule(dynamic, 1) nowait
+PROTOOT_OMP(for schedule(dynamic, 1) nowait)
       for (Index block = 0; block < blocks; ++block) {
         S* accumulator = column_buffer_.data() + std::size_t(block) * m;
         std::fill(accumulator, accumulator + m, S(0));
@@ -209,7 +210,7 @@ class SinkhornKernel {
       const S f = lambda * epsilon * (log_a_[i] - lse);
       f_[i] = f;
       const S row_scale = std::exp(f * inv_eps + shift);  // plan row i = e * row_scale
-#pragma omp simd
+PROTOOT_OMP(simd)
       for (Index j = 0; j < m; ++j) accumulator[j] += row_scale * e[j];
     });
   }
@@ -262,23 +263,23 @@ class SinkhornKernel {
     std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
     std::vector<S> sum(std::size_t(threads_) * count, S(0));
     std::vector<S> column_top(std::size_t(count), -std::numeric_limits<S>::infinity());
-#pragma omp parallel num_threads(threads_) if (threads_ > 1)
+PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
       S* my_top = top.data() + std::size_t(thread_id()) * count;
       S* my_sum = sum.data() + std::size_t(thread_id()) * count;
-#pragma omp for schedule(static)
+PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
-#pragma omp simd
+PROTOOT_OMP(simd)
         for (Index q = 0; q < count; ++q) my_top[q] = std::max(my_top[q], (f[i] - c[column(q)]) * inv_eps);
       }
-#pragma omp single
+PROTOOT_OMP(single)
       for (int t = 0; t < threads_; ++t)
         for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
-#pragma omp for schedule(static)
+PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
-#pragma omp simd
+PROTOOT_OMP(simd)
         for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
       }
     }
@@ -303,12 +304,12 @@ class SinkhornKernel {
     kernel_.resize(n_, m_);
     const S inv_eps = S(1) / epsilon;
     const Index m = m_;
-#pragma omp parallel for num_threads(threads_) if (threads_ > 1) schedule(static)
+PROTOOT_OMP(parallel for num_threads(threads_) if (threads_ > 1) schedule(static))
     for (Index i = 0; i < n_; ++i) {
       const S* c = cost_row(i);
       S* k = kernel_.data() + i * m;
       const S fi = f0_[i];
-#pragma omp simd
+PROTOOT_OMP(simd)
       for (Index j = 0; j < m; ++j) k[j] = fast_exp((fi + g0_[j] - c[j]) * inv_eps);
     }
     u_.setOnes(n_);
@@ -342,7 +343,7 @@ class SinkhornKernel {
     if (!have_g) {  // v from u = 1: column sums of K
       row_pass([&](Index i, S* accumulator, S*) {
         const S* k = kernel_.data() + i * m;
-#pragma omp simd
+PROTOOT_OMP(simd)
         for (Index j = 0; j < m; ++j) accumulator[j] += k[j];
       });
       Vector<S> v(m_);
@@ -368,12 +369,12 @@ class SinkhornKernel {
         const S product = lane_sum<S>(m, [&](Index j) { return kr[j] * v[j]; });
         S ui;
         if (!rescale(a_[i], product, f0_[i], rho_a_, epsilon, ui)) {
-#pragma omp atomic write
+PROTOOT_OMP(atomic write)
           finite = false;
           ui = S(0);
         }
         u_next[i] = ui;
-#pragma omp simd
+PROTOOT_OMP(simd)
         for (Index j = 0; j < m; ++j) accumulator[j] += ui * kr[j];
       });
       if (!finite) return numerical_error(u_, v_previous_, k - 1);
@@ -415,9 +416,9 @@ class SinkhornKernel {
       const S fi = f_[i];
       row_sums[i] = lane_sum<S>(m, [&](Index j) { return p[j] = fast_exp((fi + g[j] - c[j]) * inv_eps); });
       const S row_cost = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
-#pragma omp simd
+PROTOOT_OMP(simd)
       for (Index j = 0; j < m; ++j) accumulator[j] += p[j];
-#pragma omp atomic
+PROTOOT_OMP(atomic)
       cost += double(row_cost);
     });
     S error_a = S(0), error_b = S(0);

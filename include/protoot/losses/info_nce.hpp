@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 
 #include "protoot/detail/fast_exp.hpp"
+#include "protoot/detail/openmp.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
 
@@ -50,7 +51,7 @@ inline void require_exclusions(const IndexVector* excluded, Index n, Index m, co
 /// Eigen's AVX-512 exp trips a GCC 12 -Wuninitialized false positive in every user's build).
 template <class S>
 void exp_shifted_inplace(S* x, Index m, S shift, S scale) {
-#pragma omp simd
+PROTOOT_OMP(simd)
   for (Index j = 0; j < m; ++j) x[j] = fast_exp((x[j] - shift) * scale);
 }
 
@@ -64,7 +65,7 @@ S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVec
   const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
   Vector<S> positive_grad(n);
   S total = S(0);
-#pragma omp parallel for reduction(+ : total) if (n * m > 32768)
+PROTOOT_OMP(parallel for reduction(+ : total) if (n * m > 32768))
   for (Index i = 0; i < n; ++i) {
     const Index skip = excluded ? (*excluded)(i) : Index(-1);
     if (skip >= 0) e(i, skip) = std::numeric_limits<S>::lowest();

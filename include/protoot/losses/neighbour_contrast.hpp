@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/l2_normalize.hpp"
 #include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/types.hpp"
@@ -41,7 +42,7 @@ NeighbourMatrix cosine_neighbours(const Eigen::MatrixBase<DQ>& queries, const Ei
     detail::fail(where, "k = " + std::to_string(k) + " must be in [1, " + std::to_string(available) + "]");
   const Matrix<S> similarity = l2_normalize_rows(queries) * l2_normalize_rows(bank).transpose();
   NeighbourMatrix neighbours(n, k);
-#pragma omp parallel for if (n * m > 32768)
+PROTOOT_OMP(parallel for if (n * m > 32768))
   for (Index i = 0; i < n; ++i) {
     std::vector<Index> order(static_cast<size_t>(m));
     std::iota(order.begin(), order.end(), Index(0));

@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/losses/info_nce.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
@@ -107,7 +108,7 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
   Matrix<S> logits = (z * c.transpose()) / tau;
   const Index n = z.rows(), k = c.rows();
   S total = S(0);
-#pragma omp parallel for reduction(+ : total) if (n * k > 32768)
+PROTOOT_OMP(parallel for reduction(+ : total) if (n * k > 32768))
   for (Index i = 0; i < n; ++i) {
     const S top = logits.row(i).maxCoeff();
     const S mass = w.row(i).sum();  // 1 up to the tolerance; kept so value and gradient agree
