@@ -195,9 +195,7 @@ int main(int argc, char** argv) {
       omp_set_num_threads(1);
 #endif
       const auto trained = examples::train_protoot_head<float>(problem.a, problem.b, c, [&](const examples::EpochLog& l) {
-        std::printf("  [%s] epoch %3d/%d  loss %.4f  intra A %.4f B %.4f  cross A %.4f B %.4f (x%.2g)  OT marginal err %.2e  %.2f s\n",
-                    m.name, l.epoch + 1, c.epochs, l.loss, l.intra_a, l.intra_b, l.cross_a, l.cross_b, l.cross_weight,
-                    l.marginal_error, l.seconds);
+        std::printf("  [%s] %s\n", m.name, examples::format_epoch(l, c.epochs).c_str());
         std::fflush(stdout);
       });
 #ifdef _OPENMP
