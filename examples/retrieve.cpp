@@ -18,9 +18,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "head/protoot_trainer.hpp"
 #include "protoot/io/npy.hpp"
@@ -187,20 +184,10 @@ int main(int argc, char** argv) {
       c.intra_domain = m.intra_domain;
       c.cross_domain = m.cross_domain;
       std::printf("training %s\n", m.name);
-#ifdef _OPENMP
-      // A training step's products are small (batch 64): on 2 shared cores one parallel region per
-      // product costs far more than it saves (4 epochs of the default: 3.7 s on one thread, 2-3
-      // minutes on two under load). Training runs on one thread; the evaluation uses them all.
-      const int threads = omp_get_max_threads();
-      omp_set_num_threads(1);
-#endif
       const auto trained = examples::train_protoot_head<float>(problem.a, problem.b, c, [&](const examples::EpochLog& l) {
         std::printf("  [%s] %s\n", m.name, examples::format_epoch(l, c.epochs).c_str());
         std::fflush(stdout);
       });
-#ifdef _OPENMP
-      omp_set_num_threads(threads);
-#endif
       if (full) {
         io::write_npy(args.out + "/features_a.npy", trained.features_a);
         io::write_npy(args.out + "/features_b.npy", trained.features_b);

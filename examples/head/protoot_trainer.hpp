@@ -24,6 +24,9 @@
 #include <vector>
 
 #include <Eigen/Core>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "mlp.hpp"
 #include "optimizer.hpp"
@@ -301,14 +304,20 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
   protoot::detail::require(config.ot_iterations >= 0, where, "ot_iterations must be >= 0");
   protoot::detail::require(config.cross_rho > 0, where, "cross_rho must be > 0");
 
-  // Every product here is batch-sized: Eigen's OpenMP GEMM spends more on synchronisation than it
-  // saves (30x more on a loaded 2-core machine), so the trainer runs Eigen on one thread and
-  // restores the caller's setting on exit.
-  struct EigenThreads {
-    int saved = Eigen::nbThreads();
-    EigenThreads() { Eigen::setNbThreads(1); }
-    ~EigenThreads() { Eigen::setNbThreads(saved); }
-  } single_threaded_eigen;
+  // Every product and OT/K-means call here is batch- or bank-sized: OpenMP teams (Eigen's GEMM
+  // and protoot's kernels) spend more on synchronisation than they save (30x more on a loaded
+  // 2-core machine), so training runs on one thread and restores the caller's settings on exit.
+  struct SingleThreaded {
+    int saved_eigen = Eigen::nbThreads();
+#ifdef _OPENMP
+    int saved_openmp = omp_get_max_threads();
+    SingleThreaded() { Eigen::setNbThreads(1); omp_set_num_threads(1); }
+    ~SingleThreaded() { Eigen::setNbThreads(saved_eigen); omp_set_num_threads(saved_openmp); }
+#else
+    SingleThreaded() { Eigen::setNbThreads(1); }
+    ~SingleThreaded() { Eigen::setNbThreads(saved_eigen); }
+#endif
+  } single_threaded;
 
   std::mt19937 rng(config.seed);
   MlpHead<S> head(A.cols(), config.hidden_dim, config.output_dim, config.activation, config.seed);
