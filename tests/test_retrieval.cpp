@@ -96,13 +96,13 @@ TEMPLATE_TEST_CASE("P@K and mAP agree with NumPy", "[retrieval][metrics]", float
   const IndexVector lg = random_labels(m, 8, {1, 1, 2, 4, 6});
   lq(0) = 9;  // a query whose class the gallery lacks: r = 0, no AP
   const std::vector<Index> ks{1, 5, 15, 100};
-  std::system("mkdir -p retrieval_metrics");
-  test::write_raw("retrieval_metrics/q.f64", q);
-  test::write_raw("retrieval_metrics/g.f64", g);
-  test::write_raw("retrieval_metrics/lq.f64", lq);
-  test::write_raw("retrieval_metrics/lg.f64", lg);
-  test::run_reference("retrieval_metrics.py", "retrieval_metrics 60 80 6 1 5 15 100");
-  const auto expected = test::read_raw("retrieval_metrics/expected.f64", 1, 5);
+  const std::string dir = test::scratch_dir<TestType>("retrieval_metrics");
+  test::write_raw(dir + "/q.f64", q);
+  test::write_raw(dir + "/g.f64", g);
+  test::write_raw(dir + "/lq.f64", lq);
+  test::write_raw(dir + "/lg.f64", lg);
+  test::run_reference("retrieval_metrics.py", dir + " 60 80 6 1 5 15 100");
+  const auto expected = test::read_raw(dir + "/expected.f64", 1, 5);
 
   const RetrievalScores scores = evaluate_retrieval(q, lq, g, lg, ks, 7);
   const double tolerance = std::is_same_v<TestType, float> ? 1e-4 : 1e-10;
@@ -126,7 +126,7 @@ TEST_CASE("retrieval rejects bad input with a clear message", "[retrieval]") {
   const Matrix<double> q = gaussian_data<double>(4, 3, 9), g = gaussian_data<double>(6, 3, 10);
   REQUIRE_THROWS_WITH(cosine_topk(q, g, 0), Catch::Contains("k = 0"));
   REQUIRE_THROWS_WITH(cosine_topk(q, g, 7), Catch::Contains("k = 7"));
-  REQUIRE_THROWS_WITH(cosine_topk(q, Matrix<double>(6, 4), 1), Catch::Contains("feature dimension"));
+  REQUIRE_THROWS_WITH(cosine_topk(q, Matrix<double>::Zero(6, 4), 1), Catch::Contains("feature dimension"));
   Matrix<double> bad = g;
   bad(2, 1) = std::numeric_limits<double>::quiet_NaN();
   REQUIRE_THROWS_WITH(inner_product_topk(q, bad, 2), Catch::Contains("NaN"));

@@ -130,6 +130,17 @@ class TopKBuffer {
   std::vector<Candidate<S>> items_;
 };
 
+/// The contract shared by the top-k searches, checked before any work (so that a shape error is
+/// reported as such, not as a symptom of normalising or multiplying mismatched data).
+template <class DQ, class DG>
+void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery, Index k,
+                            SearchBlocks blocks, const char* where) {
+  require_feature_pair(queries, gallery, where, "queries", "gallery", "gallery columns (feature dimension)");
+  require(k >= 1 && k <= gallery.rows(), where,
+          "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
+  require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+}
+
 }  // namespace detail
 
 /// Exact top-k maximum inner product search: for each query row q_i (n x d) the k gallery rows
@@ -141,11 +152,7 @@ TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& querie
                                              const Eigen::MatrixBase<DG>& gallery, Index k,
                                              SearchBlocks blocks = {}) {
   using S = typename DQ::Scalar;
-  constexpr const char* where = "inner_product_topk";
-  detail::require_feature_pair(queries, gallery, where, "queries", "gallery", "gallery columns (feature dimension)");
-  detail::require(k >= 1 && k <= gallery.rows(), where,
-                  "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
-  detail::require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+  detail::require_topk_arguments(queries, gallery, k, blocks, "inner_product_topk");
   const Matrix<S>& q = queries.derived();  // no copy when already a row-major Matrix<S>
   const Matrix<S>& g = gallery.derived();
   TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
@@ -169,6 +176,7 @@ TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& querie
 template <class DQ, class DG>
 TopK<typename DQ::Scalar> cosine_topk(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery,
                                       Index k, SearchBlocks blocks = {}) {
+  detail::require_topk_arguments(queries, gallery, k, blocks, "cosine_topk");
   return inner_product_topk(l2_normalize_rows(queries), l2_normalize_rows(gallery), k, blocks);
 }
 
