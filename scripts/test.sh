@@ -13,7 +13,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+# Eigen fills every new matrix with NaN here, so a read of uninitialised memory fails the same
+# way on every machine instead of depending on what the allocator hands out.
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g -DEIGEN_INITIALIZE_MATRICES_BY_NAN" \
   -DPROTOOT_SANITIZE=ON -DPROTOOT_BUILD_BENCHMARKS=OFF -DPROTOOT_BUILD_EXAMPLES=OFF -DPROTOOT_CUDA=OFF
 cmake --build build-sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
