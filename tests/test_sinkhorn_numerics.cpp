@@ -158,6 +158,59 @@ TEST_CASE("epsilon scaling and warm starts save iterations", "[sinkhorn]") {
   }
 }
 
+TEMPLATE_TEST_CASE("a result's potentials warm-start it again when a marginal has zero entries", "[sinkhorn]", float,
+                   double) {
+  // A point without mass has potential -inf (an empty K-means cluster gives such a prototype
+  // marginal); passing the result back as a warm start, as ProtoOT does epoch to epoch, must work.
+  using S = TestType;
+  const auto p = random_ot_problem(20, 12, 4);
+  const Matrix<S> C = p.C.cast<S>();
+  Vector<S> a = p.a.cast<S>(), b = p.b.cast<S>();
+  a(3) = 0;
+  b(5) = 0;
+  a /= a.sum();
+  b /= b.sum();
+  const S inf = std::numeric_limits<S>::infinity();
+  for (const bool log_domain : {true, false})
+    for (const S rho : {inf, S(1)}) {
+      SinkhornOptions<S> options;
+      options.epsilon = S(0.05);
+      options.tolerance = std::is_same<S, float>::value ? S(1e-5) : S(1e-10);
+      options.log_domain = log_domain;
+      const auto cold = sinkhorn_unbalanced(C, a, b, rho, rho, options);
+      REQUIRE(cold.converged);
+      REQUIRE(cold.f(3) == -inf);
+      REQUIRE(cold.g(5) == -inf);
+      auto warm_options = options;
+      warm_options.f_init = cold.f;
+      warm_options.g_init = cold.g;
+      const auto warm = sinkhorn_unbalanced(C, a, b, rho, rho, warm_options);
+      CHECK(warm.converged);
+      CHECK(warm.iterations <= 2);
+      CHECK(warm.plan.allFinite());
+      CHECK((warm.plan - cold.plan).cwiseAbs().maxCoeff() <= 10 * options.tolerance);
+      CHECK(warm.plan.row(3).sum() == 0);
+      CHECK(warm.plan.col(5).sum() == 0);
+    }
+
+  // -inf is the potential of a massless point only; NaN and +inf are never potentials.
+  SinkhornOptions<S> options;
+  options.epsilon = S(0.05);
+  using Catch::Contains;
+  options.g_init = Vector<S>::Zero(12);
+  options.g_init(4) = -inf;  // b(4) > 0
+  CHECK_THROWS_WITH(sinkhorn(C, a, b, options), Contains("g_init contains NaN or Inf") && Contains("where b is zero"));
+  options.g_init(4) = 0;
+  options.g_init(5) = std::numeric_limits<S>::quiet_NaN();
+  CHECK_THROWS_WITH(sinkhorn(C, a, b, options), Contains("g_init contains NaN or Inf"));
+  options.g_init.resize(0);
+  options.f_init = Vector<S>::Zero(20);
+  options.f_init(3) = inf;
+  CHECK_THROWS_WITH(sinkhorn(C, a, b, options), Contains("f_init contains NaN or Inf"));
+  options.f_init(3) = -inf;  // a(3) = 0
+  CHECK_NOTHROW(sinkhorn(C, a, b, options));
+}
+
 TEST_CASE("callback sees every checked iteration and can stop the solve", "[sinkhorn]") {
   const auto p = random_ot_problem(20, 20, 2);
   SinkhornOptions<double> options;

@@ -28,6 +28,21 @@ bool all_finite(const Eigen::Ref<const Matrix<S>>& x) {
   return nan_if_not_finite == S(0);
 }
 
+/// A warm-start potential: finite, except -inf where its marginal entry is zero. A point without
+/// mass gets potential -inf (its plan row or column is exactly zero), so a previous result's
+/// potentials must be accepted back as they are.
+template <class S, class DW>
+void require_warm_start(const Vector<S>& potential, const Eigen::MatrixBase<DW>& marginal, const char* where,
+                        const char* name, const char* marginal_name) {
+  for (Index i = 0; i < potential.size(); ++i) {
+    if (std::isfinite(potential(i)) || (potential(i) < S(0) && marginal(i) == 0)) continue;
+    std::ostringstream os;
+    os << name << " contains NaN or Inf (entry " << i << " is " << potential(i) << "; only -inf is allowed, and only where "
+       << marginal_name << " is zero)";
+    fail(where, os.str());
+  }
+}
+
 /// Throws std::invalid_argument naming the problem when an n x m Sinkhorn problem is ill-posed,
 /// checking all but the cost's entries (so a backend whose cost lives elsewhere, e.g. on a GPU,
 /// can share it). With both sides hard (rho = +inf) the masses must agree to 1e-6 relative.
@@ -62,11 +77,11 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   }
   if (options.f_init.size()) {
     require_size(options.f_init.size(), n, where, "f_init must have one entry per row of C");
-    require_finite(options.f_init, where, "f_init");
+    require_warm_start(options.f_init, a, where, "f_init", "a");
   }
   if (options.g_init.size()) {
     require_size(options.g_init.size(), m, where, "g_init must have one entry per column of C");
-    require_finite(options.g_init, where, "g_init");
+    require_warm_start(options.g_init, b, where, "g_init", "b");
   }
 }
 

@@ -52,7 +52,8 @@ struct SinkhornOptions {
   Scalar epsilon_decay = Scalar(0.5);
   /// Warm start from dual potentials (e.g. a previous result's f and g). Sinkhorn alternates
   /// g then f, so g_init (size m), when given, is the starting column potential and f_init is
-  /// not needed; otherwise g starts from f_init (size n; empty means zeros).
+  /// not needed; otherwise g starts from f_init (size n; empty means zeros). Entries are finite,
+  /// or -inf where the marginal is zero (as a result returns them for points without mass).
   Vector<Scalar> f_init, g_init;
   /// Called after each checked iteration; return false to stop early.
   std::function<bool(const SinkhornProgress<Scalar>&)> callback;
