@@ -110,15 +110,19 @@ Problem default_problem(unsigned seed) {
 Problem load_problem(const Arguments& args) {
   Problem p{io::read_npy<float>(args.domain_a), io::read_npy<float>(args.domain_b), {}, {},
             args.domain_a + " <-> " + args.domain_b};
-  const auto check_features = [](const Matrix<float>& x, const std::string& path) {
-    if (x.rows() < 2 || x.cols() < 1) throw std::invalid_argument(path + ": need at least 2 rows of features");
-    if (!x.allFinite()) throw std::invalid_argument(path + ": features contain NaN or Inf");
-  };
-  check_features(p.a, args.domain_a);
-  check_features(p.b, args.domain_b);
   if (p.a.cols() != p.b.cols())
     throw std::invalid_argument("feature dimensions differ: " + args.domain_a + " has " + std::to_string(p.a.cols()) +
                                 " columns, " + args.domain_b + " has " + std::to_string(p.b.cols()));
+  const auto check_features = [](const Matrix<float>& x, const std::string& path) {
+    if (x.rows() < 2 || x.cols() < 1) throw std::invalid_argument(path + ": need at least 2 rows of features");
+    if (!x.allFinite()) throw std::invalid_argument(path + ": features contain NaN or Inf");
+    Index zero_row;
+    if (x.rowwise().squaredNorm().minCoeff(&zero_row) == 0.0f)
+      throw std::invalid_argument(path + ": row " + std::to_string(zero_row) +
+                                  " is all zeros (cosine similarity needs a direction)");
+  };
+  check_features(p.a, args.domain_a);
+  check_features(p.b, args.domain_b);
   if (!args.labels_a.empty()) {
     p.labels_a = io::read_npy_labels(args.labels_a);
     p.labels_b = io::read_npy_labels(args.labels_b);

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -102,6 +103,12 @@ TEST_CASE("protoot-retrieve rejects bad command lines with a message and a non-z
   write_pair();
   io::write_npy(dir + "/wide.npy", Matrix<float>::Ones(5, 33).eval());
   io::write_npy(dir + "/short_labels.npy", IndexVector::Zero(7).eval());
+  Matrix<float> a = fixed_pair().a;
+  a.row(3).setZero();
+  io::write_npy(dir + "/zero_row.npy", a);
+  a(3, 0) = std::numeric_limits<float>::quiet_NaN();
+  io::write_npy(dir + "/nan.npy", a);
+  const std::string with_b = " --domain-b " + dir + "/b.npy --out " + dir + "/bad";
   const std::string pair = "--domain-a " + dir + "/a.npy --domain-b " + dir + "/b.npy --out " + dir + "/bad";
   const std::pair<std::string, std::string> cases[] = {
       {"--frobnicate 1", "unknown option '--frobnicate'"},
@@ -111,6 +118,8 @@ TEST_CASE("protoot-retrieve rejects bad command lines with a message and a non-z
       {pair + " --labels-a " + dir + "/la.npy", "give both --labels-a and --labels-b"},
       {pair + " --epochs zero", "--epochs needs an integer"},
       {"--domain-a " + dir + "/a.npy --domain-b " + dir + "/la.npy", "feature dimensions differ"},
+      {"--domain-a " + dir + "/zero_row.npy" + with_b, "zero_row.npy: row 3 is all zeros"},
+      {"--domain-a " + dir + "/nan.npy" + with_b, "nan.npy: features contain NaN or Inf"},
   };
   for (const auto& [args, message] : cases) {
     INFO(args);

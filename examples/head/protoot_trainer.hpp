@@ -293,7 +293,9 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
   protoot::detail::require_finite(B, where, "B");
   const Index k = config.num_prototypes;
   protoot::detail::require(k >= 2 && A.rows() >= k && B.rows() >= k, where,
-                           "need num_prototypes >= 2 and at least num_prototypes samples per domain");
+                           "need num_prototypes >= 2 and at least num_prototypes samples per domain (got " +
+                               std::to_string(k) + " prototypes, " + std::to_string(A.rows()) + " and " +
+                               std::to_string(B.rows()) + " samples)");
   protoot::detail::require(config.epochs >= 1 && config.batch_size >= 1, where, "epochs and batch_size must be >= 1");
   protoot::detail::require(config.hidden_dim >= 1 && config.output_dim >= 1, where, "layer sizes must be >= 1");
   protoot::detail::require(config.input_dropout >= 0 && config.input_dropout < 1 && config.noise_std >= 0, where,
