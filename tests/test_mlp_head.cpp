@@ -219,6 +219,9 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   Matrix<float> nan_a = data.a;
   nan_a(3, 3) = std::nanf("");
   CHECK_THROWS_WITH(train_protoot_head(nan_a, data.b, config), Catch::Contains("NaN"));
+  Matrix<float> zero_b = data.b;
+  zero_b.row(5).setZero();
+  CHECK_THROWS_WITH(train_protoot_head(data.a, zero_b, config), Catch::Contains("B row 5 is all zeros"));
 }
 
 TEST_CASE("released-code options: per-batch OT prototype step and normalised cross negatives", "[mlp][train]") {

@@ -278,8 +278,8 @@ double add_info_nce(const Matrix<S>& q, const Matrix<S>& positives, const Matrix
 /// Trains the ProtoOT head on features A (n_a x d) and B (n_b x d) and returns both domains
 /// projected by the trained head, with one EpochLog per epoch (also passed to `on_epoch`, after
 /// the verbose line).
-/// Requires n_a, n_b >= max(num_prototypes, 2), finite inputs, epochs >= 1, batch_size >= 1,
-/// temperature, ot_epsilon > 0, 0 <= input_dropout < 1. Deterministic for a given seed.
+/// Requires n_a, n_b >= max(num_prototypes, 2), finite inputs without all-zero rows, epochs >= 1,
+/// batch_size >= 1, temperature, ot_epsilon > 0, 0 <= input_dropout < 1. Deterministic for a given seed.
 /// Cost per epoch: O((n_a + n_b) (d h + h o)) for the head, O((n_a + n_b) (K + batch) o) for
 /// the losses and OT per step batch, plus K-means.
 template <class S>
@@ -291,6 +291,15 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
   protoot::detail::require_size(B.cols(), A.cols(), where, "B columns (feature dimension of A)");
   protoot::detail::require_finite(A, where, "A");
   protoot::detail::require_finite(B, where, "B");
+  // The head's biases start at zero, so an all-zero input maps to the zero vector, which has no
+  // direction to L2-normalise: say so here rather than fail inside the first forward pass.
+  const auto require_no_zero_row = [&](const Matrix<S>& X, const char* name) {
+    Index row;
+    if (X.rowwise().squaredNorm().minCoeff(&row) == S(0))
+      protoot::detail::fail(where, std::string(name) + " row " + std::to_string(row) + " is all zeros");
+  };
+  require_no_zero_row(A, "A");
+  require_no_zero_row(B, "B");
   const Index k = config.num_prototypes;
   protoot::detail::require(k >= 2 && A.rows() >= k && B.rows() >= k, where,
                            "need num_prototypes >= 2 and at least num_prototypes samples per domain (got " +
