@@ -112,6 +112,12 @@ TEST_CASE("malformed .npy input is rejected with a clear message", "[npy]") {
   rejects(with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }") + std::string(9, '\0'), "data size");
   rejects(with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'extra': 1}") + std::string(8, '\0'),
           "unknown header key");
+  // An empty array with a huge row count is legal and must load at once (the fuzzer found a
+  // reader that looped over its 2^60 empty rows).
+  const std::string empty = with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1152921504606846976, 0), }");
+  const Matrix<float> none = io::parse_npy<float>(empty.data(), empty.size());
+  CHECK(none.rows() == Index(1) << 60);
+  CHECK(none.cols() == 0);
   REQUIRE_THROWS_WITH(io::read_npy<double>(dir + "/no_such_file.npy"), Catch::Contains("cannot open"));
   REQUIRE_THROWS_WITH(io::read_npy_labels(dir + "/f8_C_1_1d.npy"), Catch::Contains("int32 or int64"));
   REQUIRE_THROWS_WITH(io::read_npy_labels(dir + "/i8_C_1_2d.npy"), Catch::Contains("shape (n,)"));

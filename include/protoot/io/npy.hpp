@@ -230,12 +230,15 @@ Matrix<S> parse_npy(const char* data, std::size_t size, const std::string& name 
   const NpyHeader h = parse_npy_header(data, size, name);
   Matrix<S> m(h.rows, h.cols);
   const char* p = data + h.data_offset;
-  const std::size_t item = detail::itemsize(h.dtype);
-  for (Index i = 0; i < h.rows; ++i)
-    for (Index j = 0; j < h.cols; ++j) {
-      const Index flat = h.fortran_order ? j * h.rows + i : i * h.cols + j;
-      m(i, j) = detail::load_as<S>(h.dtype, p + static_cast<std::size_t>(flat) * item);
-    }
+  const std::size_t item = detail::itemsize(h.dtype), count = static_cast<std::size_t>(m.size());
+  // One pass over the file's elements, not rows x cols: a legal empty shape such as (2^60, 0)
+  // must not cost 2^60 steps. Element t is (t / cols, t % cols) in C order, (t % rows, t / rows)
+  // in Fortran order.
+  for (std::size_t t = 0; t < count; ++t) {
+    const auto i = static_cast<Index>(h.fortran_order ? t % std::size_t(h.rows) : t / std::size_t(h.cols));
+    const auto j = static_cast<Index>(h.fortran_order ? t / std::size_t(h.rows) : t % std::size_t(h.cols));
+    m(i, j) = detail::load_as<S>(h.dtype, p + t * item);
+  }
   return m;
 }
 
