@@ -213,6 +213,10 @@ TEMPLATE_TEST_CASE("kmeans: bad input is rejected with a message", "[kmeans]", f
   Matrix<S> bad = X;
   bad(3, 1) = std::numeric_limits<S>::quiet_NaN();
   CHECK_THROWS_WITH(kmeans(bad, 2, options), Catch::Contains("NaN or Inf"));
+  // Finite data whose squared norms overflow: every distance would be NaN, every label 0.
+  const Matrix<S> huge = X * std::sqrt(std::numeric_limits<S>::max());
+  REQUIRE(huge.allFinite());
+  CHECK_THROWS_WITH(kmeans(huge, 2, options), Catch::Contains("overflow"));
   options.weights = Vector<S>::Ones(9);
   CHECK_THROWS_WITH(kmeans(X, 2, options), Catch::Contains("weights"));
   options.weights = -Vector<S>::Ones(10);

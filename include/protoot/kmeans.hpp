@@ -382,6 +382,9 @@ Matrix<Scalar> unit_rows_copy(const Eigen::Ref<const Matrix<Scalar>>& X, bool sp
 template <class Scalar, class Lloyd>
 KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, const KMeansOptions<Scalar>& o,
                                      const char* where, Lloyd&& run_lloyd) {
+  // Distances are ||x||^2 - 2 x.c + ||c||^2: a norm that overflows would make every distance
+  // Inf - Inf = NaN and the clustering silently meaningless.
+  require_finite(data.squared_norms, where, "squared row norms of X (overflow: rescale X)");
   const auto& X = data.X;
   double shift_tolerance = 0;
   if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
@@ -425,8 +428,8 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
 /// Cost per iteration: one n x d x k GEMM in row blocks (OpenMP over blocks) plus O(n d);
 /// k-means++ costs about k * (2 + ln k) * n * d. Extra memory O(n + threads * (block * k + k * d)),
 /// plus an n x d copy in spherical mode when the rows of X are not already unit.
-/// Throws std::invalid_argument for k <= 0, k > n, empty or non-finite X, bad weights or
-/// warm-start shapes, zero rows in spherical mode.
+/// Throws std::invalid_argument for k <= 0, k > n, empty or non-finite X (or X so large that
+/// its squared norms overflow), bad weights or warm-start shapes, zero rows in spherical mode.
 template <class Derived>
 KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& X, Index k,
                                               const KMeansOptions<typename Derived::Scalar>& options = {}) {
