@@ -130,6 +130,12 @@ TEST_CASE("retrieval rejects bad input with a clear message", "[retrieval]") {
   Matrix<double> bad = g;
   bad(2, 1) = std::numeric_limits<double>::quiet_NaN();
   REQUIRE_THROWS_WITH(inner_product_topk(q, bad, 2), Catch::Contains("NaN"));
+  // Finite rows whose products overflow: q.g = 1e400 - 1e400 is NaN, which no ranking admits,
+  // so the query had fewer than k candidates and got garbage indices.
+  Matrix<double> huge_q(1, 2), huge_g(3, 2);
+  huge_q << 1e200, 1e200;
+  huge_g << 1e200, -1e200, 2e200, -2e200, 1, -1;
+  REQUIRE_THROWS_WITH(inner_product_topk(huge_q, huge_g, 2), Catch::Contains("overflow"));
   bad = g;
   bad.row(3).setZero();
   REQUIRE_THROWS_WITH(cosine_topk(q, bad, 2), Catch::Contains("zero"));

@@ -139,14 +139,19 @@ void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::M
   require(k >= 1 && k <= gallery.rows(), where,
           "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
   require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+  // |q.g| <= ||q|| ||g||, so finite squared norms keep every score finite (the GPU search checks
+  // the same). A NaN or Inf score from finite data would corrupt the ranking silently.
+  require_finite(queries.rowwise().squaredNorm(), where, "squared row norms of queries (overflow: rescale them)");
+  require_finite(gallery.rowwise().squaredNorm(), where, "squared row norms of gallery (overflow: rescale it)");
 }
 
 }  // namespace detail
 
 /// Exact top-k maximum inner product search: for each query row q_i (n x d) the k gallery rows
 /// (m x d) with the largest <q_i, g_j>, ordered by score descending then index ascending.
-/// Requires 1 <= k <= m, equal d, finite data. Time O(n m d) in GEMM tiles plus O(n m) compares;
-/// memory as in the header comment. Float and double.
+/// Requires 1 <= k <= m, equal d, finite data with finite squared row norms (so no score
+/// overflows). Time O(n m d) in GEMM tiles plus O(n m) compares; memory as in the header
+/// comment. Float and double.
 template <class DQ, class DG>
 TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& queries,
                                              const Eigen::MatrixBase<DG>& gallery, Index k,
