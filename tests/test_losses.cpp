@@ -251,6 +251,8 @@ TEST_CASE("bad input throws std::invalid_argument naming the problem", "[losses]
   MatrixD negative_plan = p.w;
   negative_plan(0, 1) = -0.01;
   CHECK_THROWS_WITH(ot_target_loss(p.q, p.c, negative_plan, kTau), Catch::Contains("negative entries"));
+  // finite inputs whose logits overflow: the loss was a silent NaN
+  CHECK_THROWS_WITH(ot_target_loss(MatrixD(p.q * 1e200), MatrixD(p.c * 1e200), p.w, kTau), Catch::Contains("overflow"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, p.m, kTau, &p.excl), Catch::Contains("k = 9 must be in [1, 8]"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, 0, kTau), Catch::Contains("k = 0"));
   CHECK_THROWS_WITH(neighbour_contrast(p.q, p.bank, 2, std::nan("")), Catch::Contains("tau"));

@@ -106,6 +106,7 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
 
   const Eigen::Ref<const Matrix<S>> z(features), c(prototypes), w(assignment);
   Matrix<S> logits = (z * c.transpose()) / tau;
+  detail::require_finite(logits, where, "logits z.c / tau (overflow)");  // as info_nce checks its similarities
   const Index n = z.rows(), k = c.rows();
   S total = S(0);
 PROTOOT_OMP(parallel for reduction(+ : total) if (n * k > 32768))
