@@ -185,6 +185,11 @@ TEST_CASE("Sinkhorn rejects bad input with a message naming the problem", "[sink
   Matrix<double> C = p.C;
   C(1, 1) = kInf;
   CHECK_THROWS_WITH(sinkhorn(C, p.a, p.b, ok), Contains("cost matrix C contains NaN or Inf"));
+  // Finite, but C / epsilon overflows: the potentials would become Inf - Inf = NaN.
+  options = ok;
+  options.epsilon = 1e-10;
+  CHECK_THROWS_WITH(sinkhorn(Matrix<double>(p.C * 1e300), p.a, p.b, options), Contains("cost / epsilon overflows"));
+  CHECK_NOTHROW(sinkhorn(Matrix<double>(p.C * 1e290), p.a, p.b, options));  // 4 max|C| / epsilon < 1.8e308
   for (const double epsilon : {0.0, -1.0, kInf}) {
     options = ok;
     options.epsilon = epsilon;

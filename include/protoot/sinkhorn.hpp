@@ -16,17 +16,26 @@
 namespace protoot {
 namespace detail {
 
-/// True when every entry is finite: x - x is 0 for finite x and NaN otherwise, and a lane-wise
-/// sum of those vectorises (Eigen's isFinite().all() costs as much as a few Sinkhorn iterations).
+/// True when every entry of scale * x is finite: y - y is 0 for finite y and NaN otherwise, and a
+/// lane-wise sum of those vectorises (Eigen's isFinite().all() costs as much as a few Sinkhorn
+/// iterations).
 template <class S>
-bool all_finite(const Eigen::Ref<const Matrix<S>>& x) {
+bool all_finite(const Eigen::Ref<const Matrix<S>>& x, S scale = S(1)) {
   S nan_if_not_finite = S(0);
   for (Index i = 0; i < x.rows(); ++i) {
     const S* row = x.data() + i * x.outerStride();
-    nan_if_not_finite += lane_sum<S>(x.cols(), [&](Index j) { return row[j] - row[j]; });
+    nan_if_not_finite += lane_sum<S>(x.cols(), [&](Index j) {
+      const S y = scale * row[j];
+      return y - y;
+    });
   }
   return nan_if_not_finite == S(0);
 }
+
+/// Headroom of the cost over epsilon: the iterations form (f_i + g_j - C_ij) / epsilon with
+/// potentials of about max|C|, so kCostHeadroom * C / epsilon must be finite, or the potentials
+/// turn into Inf - Inf = NaN.
+constexpr double kCostHeadroom = 4;
 
 /// A warm-start potential: finite, except -inf where its marginal entry is zero. A point without
 /// mass gets potential -inf (its plan row or column is exactly zero), so a previous result's
@@ -90,7 +99,14 @@ template <class S>
 void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
                        const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
   validate_sinkhorn_problem(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
-  if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
+  if (!all_finite(C, S(kCostHeadroom) / options.epsilon)) {  // one pass; the second only on failure
+    if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
+    std::ostringstream os;
+    os << "cost / epsilon overflows: " << kCostHeadroom << " * max|C| / epsilon must be finite in this scalar type"
+       << " (max|C| = " << C.cwiseAbs().maxCoeff() << ", epsilon = " << options.epsilon
+       << "); rescale C or raise epsilon";
+    fail(where, os.str());
+  }
 }
 
 template <class DC, class DA, class DB>
