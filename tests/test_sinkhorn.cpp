@@ -185,11 +185,22 @@ TEST_CASE("Sinkhorn rejects bad input with a message naming the problem", "[sink
   Matrix<double> C = p.C;
   C(1, 1) = kInf;
   CHECK_THROWS_WITH(sinkhorn(C, p.a, p.b, ok), Contains("cost matrix C contains NaN or Inf"));
-  // Finite, but C / epsilon overflows: the potentials would become Inf - Inf = NaN.
+  // epsilon below the cost's rounding (u max|C|): the plan was NaN or Inf (C / epsilon overflowing),
+  // or noise alone, with status max_iterations.
   options = ok;
+  options.max_iterations = 3;
   options.epsilon = 1e-10;
-  CHECK_THROWS_WITH(sinkhorn(Matrix<double>(p.C * 1e300), p.a, p.b, options), Contains("cost / epsilon overflows"));
-  CHECK_NOTHROW(sinkhorn(Matrix<double>(p.C * 1e290), p.a, p.b, options));  // 4 max|C| / epsilon < 1.8e308
+  CHECK_THROWS_WITH(sinkhorn(Matrix<double>(p.C * 1e300), p.a, p.b, options), Contains("below the resolution"));
+  options.epsilon = 1e-17;
+  CHECK_THROWS_WITH(sinkhorn(p.C, p.a, p.b, options), Contains("below the resolution of the cost"));
+  options.epsilon = 1e-13;  // above u max|C| = 2.2e-16 * max|C| (max|C| <= 2 here)
+  CHECK_NOTHROW(sinkhorn(p.C, p.a, p.b, options));
+  CHECK_NOTHROW(sinkhorn(Matrix<double>::Zero(4, 3), p.a, p.b, options));  // a zero cost suits any epsilon
+  SinkhornOptions<float> float_options;
+  float_options.epsilon = 1e-8f;  // fine in double, below float's resolution of a unit cost
+  CHECK_THROWS_WITH(sinkhorn(Matrix<float>(p.C.cast<float>()), Vector<float>(p.a.cast<float>()),
+                             Vector<float>(p.b.cast<float>()), float_options),
+                    Contains("use double"));
   for (const double epsilon : {0.0, -1.0, kInf}) {
     options = ok;
     options.epsilon = epsilon;

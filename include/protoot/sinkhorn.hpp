@@ -32,10 +32,6 @@ bool all_finite(const Eigen::Ref<const Matrix<S>>& x, S scale = S(1)) {
   return nan_if_not_finite == S(0);
 }
 
-/// Headroom of the cost over epsilon: the iterations form (f_i + g_j - C_ij) / epsilon with
-/// potentials of about max|C|, so kCostHeadroom * C / epsilon must be finite, or the potentials
-/// turn into Inf - Inf = NaN.
-constexpr double kCostHeadroom = 4;
 
 /// A warm-start potential: finite, except -inf where its marginal entry is zero. A point without
 /// mass gets potential -inf (its plan row or column is exactly zero), so a previous result's
@@ -99,13 +95,21 @@ template <class S>
 void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
                        const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
   validate_sinkhorn_problem(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
-  if (!all_finite(C, S(kCostHeadroom) / options.epsilon)) {  // one pass; the second only on failure
+  // The plan is exp((f_i + g_j - C_ij) / epsilon), and the potentials carry rounding errors of
+  // about u max|C| (u = unit roundoff); once epsilon < u max|C| that noise exceeds 1 in the
+  // exponent, so no entry has a correct digit and, further down, exp overflows to Inf.
+  // C_ij * (max * u / epsilon) overflows exactly when |C_ij| > epsilon / u, so one pass over C
+  // checks both this and finiteness; only the failure path looks again to say which.
+  constexpr S u = std::numeric_limits<S>::epsilon();
+  if (!all_finite(C, std::numeric_limits<S>::max() * (u / options.epsilon))) {
     if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
-    std::ostringstream os;
-    os << "cost / epsilon overflows: " << kCostHeadroom << " * max|C| / epsilon must be finite in this scalar type"
-       << " (max|C| = " << C.cwiseAbs().maxCoeff() << ", epsilon = " << options.epsilon
-       << "); rescale C or raise epsilon";
-    fail(where, os.str());
+    const S max_cost = C.cwiseAbs().maxCoeff();
+    if (max_cost * u > options.epsilon) {
+      std::ostringstream os;
+      os << "epsilon = " << options.epsilon << " is below the resolution of the cost (max|C| = " << max_cost
+         << " times the unit roundoff " << u << " of this scalar type): raise epsilon, rescale C or use double";
+      fail(where, os.str());
+    }
   }
 }
 
@@ -135,7 +139,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
 /// marginal errors of P. options.log_domain picks log-sum-exp updates (stable at any epsilon) or
 /// scalings u, v on exp(-C / epsilon) (faster; under/overflow is reported, never returned as NaN).
 /// Cost: O(n m) time per iteration (one streaming pass over C, OpenMP over rows), O(n m) memory
-/// for the plan (plus the kernel in the scaling form). Throws std::invalid_argument on bad input.
+/// for the plan (plus the kernel in the scaling form). Throws std::invalid_argument on bad input,
+/// including epsilon below u max|C| (u = unit roundoff of the scalar), where the plan is noise.
 template <class DC, class DA, class DB>
 SinkhornResult<typename DC::Scalar> sinkhorn(const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DA>& a,
                                              const Eigen::MatrixBase<DB>& b,
