@@ -32,7 +32,6 @@ bool all_finite(const Eigen::Ref<const Matrix<S>>& x, S scale = S(1)) {
   return nan_if_not_finite == S(0);
 }
 
-
 /// A warm-start potential: finite, except -inf where its marginal entry is zero. A point without
 /// mass gets potential -inf (its plan row or column is exactly zero), so a previous result's
 /// potentials must be accepted back as they are.
@@ -42,8 +41,8 @@ void require_warm_start(const Vector<S>& potential, const Eigen::MatrixBase<DW>&
   for (Index i = 0; i < potential.size(); ++i) {
     if (std::isfinite(potential(i)) || (potential(i) < S(0) && marginal(i) == 0)) continue;
     std::ostringstream os;
-    os << name << " contains NaN or Inf (entry " << i << " is " << potential(i) << "; only -inf is allowed, and only where "
-       << marginal_name << " is zero)";
+    os << name << " contains NaN or Inf (entry " << i << " is " << potential(i)
+       << "; only -inf is allowed, and only where " << marginal_name << " is zero)";
     fail(where, os.str());
   }
 }
@@ -107,7 +106,8 @@ void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, 
     if (max_cost * u > options.epsilon) {
       std::ostringstream os;
       os << "epsilon = " << options.epsilon << " is below the resolution of the cost (max|C| = " << max_cost
-         << " times the unit roundoff " << u << " of this scalar type): raise epsilon, rescale C or use double";
+         << " times the unit roundoff " << u << " of this scalar type): raise epsilon or rescale C"
+         << (std::is_same_v<S, float> ? ", or use double" : "");
       fail(where, os.str());
     }
   }
