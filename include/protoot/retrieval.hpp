@@ -145,6 +145,25 @@ void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::M
   require_finite(gallery.rowwise().squaredNorm(), where, "squared row norms of gallery (overflow: rescale it)");
 }
 
+/// The blocked search itself, on arguments require_topk_arguments has accepted.
+template <class S>
+TopK<S> search_topk(const Matrix<S>& q, const Matrix<S>& g, Index k, SearchBlocks blocks) {
+  TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
+  std::vector<TopKBuffer<S>> buffers(static_cast<std::size_t>(q.rows()), TopKBuffer<S>(0));
+  for_each_similarity_tile<S>(q, g, blocks, [&](Index q0, Index g0, const Matrix<S>& tile) {
+    for (Index i = 0; i < tile.rows(); ++i) {
+      auto& buffer = buffers[static_cast<std::size_t>(q0 + i)];
+      if (g0 == 0) buffer = TopKBuffer<S>(k);
+      buffer.scan(tile.row(i).data(), tile.cols(), g0);
+      if (g0 + tile.cols() == g.rows()) {
+        buffer.finish(result.indices.row(q0 + i).data(), result.scores.row(q0 + i).data());
+        buffer = TopKBuffer<S>(0);  // release the memory of finished queries
+      }
+    }
+  });
+  return result;
+}
+
 }  // namespace detail
 
 /// Exact top-k maximum inner product search: for each query row q_i (n x d) the k gallery rows
@@ -158,31 +177,18 @@ TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& querie
                                              SearchBlocks blocks = {}) {
   using S = typename DQ::Scalar;
   detail::require_topk_arguments(queries, gallery, k, blocks, "inner_product_topk");
-  const Matrix<S>& q = queries.derived();  // no copy when already a row-major Matrix<S>
-  const Matrix<S>& g = gallery.derived();
-  TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
-  std::vector<detail::TopKBuffer<S>> buffers(static_cast<std::size_t>(q.rows()), detail::TopKBuffer<S>(0));
-  detail::for_each_similarity_tile<S>(q, g, blocks, [&](Index q0, Index g0, const Matrix<S>& tile) {
-    for (Index i = 0; i < tile.rows(); ++i) {
-      auto& buffer = buffers[static_cast<std::size_t>(q0 + i)];
-      if (g0 == 0) buffer = detail::TopKBuffer<S>(k);
-      buffer.scan(tile.row(i).data(), tile.cols(), g0);
-      if (g0 + tile.cols() == g.rows()) {
-        buffer.finish(result.indices.row(q0 + i).data(), result.scores.row(q0 + i).data());
-        buffer = detail::TopKBuffer<S>(0);  // release the memory of finished queries
-      }
-    }
-  });
-  return result;
+  // no copy when the inputs are already row-major Matrix<S>
+  return detail::search_topk<S>(queries.derived(), gallery.derived(), k, blocks);
 }
 
-/// Exact top-k by cosine similarity: inner_product_topk on L2-normalised copies of the rows.
+/// Exact top-k by cosine similarity: the inner_product_topk search on L2-normalised copies of the rows.
 /// Zero rows have no direction and throw std::invalid_argument.
 template <class DQ, class DG>
 TopK<typename DQ::Scalar> cosine_topk(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery,
                                       Index k, SearchBlocks blocks = {}) {
+  using S = typename DQ::Scalar;
   detail::require_topk_arguments(queries, gallery, k, blocks, "cosine_topk");
-  return inner_product_topk(l2_normalize_rows(queries), l2_normalize_rows(gallery), k, blocks);
+  return detail::search_topk<S>(l2_normalize_rows(queries), l2_normalize_rows(gallery), k, blocks);
 }
 
 }  // namespace protoot
