@@ -4,36 +4,35 @@
 //   protoot-train-head --domain-a A.npy --domain-b B.npy [--out DIR] [options]
 //
 // A and B are n x d float32/float64 .npy files. Prints one line per epoch (loss terms, OT
-// marginal error, time) and writes DIR/features_a.npy and DIR/features_b.npy (float32).
+// marginal error, time) and writes DIR/features_a.npy and DIR/features_b.npy (float32)
+// together at the end, so a failed run leaves earlier files as they were.
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
-#include <filesystem>
-#include <functional>
-#include <map>
-#include <stdexcept>
 #include <string>
 
+#include "cli.hpp"
 #include "head/protoot_trainer.hpp"
 #include "protoot/io/npy.hpp"
 
 namespace {
 
-using protoot::examples::TrainConfig;
+using namespace protoot::examples;
 
 const char* const kUsage = R"(usage: protoot-train-head --domain-a A.npy --domain-b B.npy [options]
 
   --domain-a FILE      features of domain A (.npy, n_a x d, float32 or float64)
   --domain-b FILE      features of domain B (.npy, n_b x d)
-  --out DIR            where features_a.npy / features_b.npy go (default: .)
-  --epochs N           training epochs (default 30)
+  --out DIR            output folder for features_a.npy / features_b.npy, created if needed
+                       (default out/train-head)
+  --epochs N           training epochs (default 40)
   --seed N             seed of initialisation, views, batches and K-means (default 0)
   --prototypes K       prototypes per domain, normally the number of categories (default 10)
   --hidden N           hidden width of the head (default 512)
   --output-dim N       output dimension of the head (default 128)
   --batch N            mini-batch size per domain (default 64)
-  --lr X               Adam learning rate (default 1e-3, cosine schedule)
-  --temperature X      InfoNCE temperature (default 0.2)
+  --lr X               Adam learning rate, in (0, 1] (default 1e-3, cosine schedule)
+  --temperature X      InfoNCE temperature, in [1e-6, 100] (default 0.2)
+  --threads N          OpenMP threads (default 1)
   --uniform-marginals  equipartition prototype marginals instead of K-means proportions
   --no-intra           ablation: no in-domain OT
   --no-cross           ablation: no cross-domain OT
@@ -43,82 +42,54 @@ const char* const kUsage = R"(usage: protoot-train-head --domain-a A.npy --domai
 )";
 
 struct Arguments {
-  std::string a, b, out = ".";
+  std::string a, b, out = "out/train-head";
   TrainConfig config;
 };
 
-/// Parses a whole string as a number; throws std::invalid_argument naming the flag otherwise.
-template <class T>
-T parse_number(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  T value{};
-  try {
-    if constexpr (std::is_integral_v<T>) value = static_cast<T>(std::stol(text, &used));
-    else value = static_cast<T>(std::stod(text, &used));
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size()) throw std::invalid_argument(flag + " expects a number, got '" + text + "'");
-  return value;
-}
-
-Arguments parse(int argc, char** argv) {
-  Arguments args;
+/// Parses the command line; false when the help text was asked for.
+bool parse(int argc, char** argv, Arguments& args) {
   TrainConfig& c = args.config;
+  c.epochs = default_epochs;
   c.verbose = true;
-  const std::map<std::string, std::function<void()>> switches = {
-      {"--uniform-marginals", [&] { c.kmeans_marginals = false; }},
-      {"--no-intra", [&] { c.intra_domain = false; }},
-      {"--no-cross", [&] { c.cross_domain = false; }},
-      {"--folded-loss", [&] { c.loss_form = protoot::examples::LossForm::folded_positive; }},
-      {"--quiet", [&] { c.verbose = false; }},
-  };
-  const std::map<std::string, std::function<void(const std::string&)>> options = {
-      {"--domain-a", [&](const std::string& v) { args.a = v; }},
-      {"--domain-b", [&](const std::string& v) { args.b = v; }},
-      {"--out", [&](const std::string& v) { args.out = v; }},
-      {"--epochs", [&](const std::string& v) { c.epochs = parse_number<int>("--epochs", v); }},
-      {"--seed", [&](const std::string& v) { c.seed = parse_number<unsigned>("--seed", v); }},
-      {"--prototypes", [&](const std::string& v) { c.num_prototypes = parse_number<int>("--prototypes", v); }},
-      {"--hidden", [&](const std::string& v) { c.hidden_dim = parse_number<int>("--hidden", v); }},
-      {"--output-dim", [&](const std::string& v) { c.output_dim = parse_number<int>("--output-dim", v); }},
-      {"--batch", [&](const std::string& v) { c.batch_size = parse_number<int>("--batch", v); }},
-      {"--lr", [&](const std::string& v) { c.learning_rate = parse_number<double>("--lr", v); }},
-      {"--temperature", [&](const std::string& v) { c.temperature = parse_number<double>("--temperature", v); }},
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (const auto s = switches.find(flag); s != switches.end()) {
-      s->second();
-    } else if (const auto o = options.find(flag); o != options.end()) {
-      if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-      o->second(argv[++i]);
-    } else {
-      throw std::invalid_argument("unknown argument '" + flag + "'");
-    }
-  }
-  if (args.a.empty() || args.b.empty()) throw std::invalid_argument("--domain-a and --domain-b are required");
-  if (c.epochs < 1) throw std::invalid_argument("--epochs must be >= 1");
-  if (!std::filesystem::is_directory(args.out)) throw std::invalid_argument("--out '" + args.out + "' is not a directory");
-  return args;
+  ArgumentParser p;
+  p.flag("--uniform-marginals", [&] { c.ot.kmeans_marginals = false; });
+  p.flag("--no-intra", [&] { c.ot.intra_domain = false; });
+  p.flag("--no-cross", [&] { c.ot.cross_domain = false; });
+  p.flag("--folded-loss", [&] { c.losses.form = LossForm::folded_positive; });
+  p.flag("--quiet", [&] { c.verbose = false; });
+  p.option("--domain-a", [&](const std::string& v) { args.a = v; });
+  p.option("--domain-b", [&](const std::string& v) { args.b = v; });
+  p.option("--out", [&](const std::string& v) { args.out = v; });
+  p.option("--epochs", [&](const std::string& v) { c.epochs = parse_integer<int>("--epochs", v, 1, 100000); });
+  p.option("--seed", [&](const std::string& v) { c.seed = parse_integer<unsigned>("--seed", v, 0, 4294967295u); });
+  p.option("--prototypes", [&](const std::string& v) { c.num_prototypes = parse_integer<int>("--prototypes", v, 2, 100000); });
+  p.option("--hidden", [&](const std::string& v) { c.head.hidden_dim = parse_integer<int>("--hidden", v, 1, 65536); });
+  p.option("--output-dim", [&](const std::string& v) { c.head.output_dim = parse_integer<int>("--output-dim", v, 1, 65536); });
+  p.option("--batch", [&](const std::string& v) { c.optimisation.batch_size = parse_integer<int>("--batch", v, 1, 1 << 20); });
+  p.option("--threads", [&](const std::string& v) { c.threads = parse_integer<int>("--threads", v, 1, 1024); });
+  p.option("--lr", [&](const std::string& v) { c.optimisation.learning_rate = parse_real("--lr", v, 1e-12, 1); });
+  p.option("--temperature", [&](const std::string& v) { c.losses.temperature = parse_real("--temperature", v, 1e-6, 100); });
+  if (!p.parse(argc, argv)) return false;
+  if (args.a.empty() || args.b.empty()) throw UsageError("--domain-a and --domain-b are required");
+  if (args.config.losses.temperature < 1e-6) throw UsageError("--temperature must be >= 1e-6");
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+  Arguments args;
+  try {
+    if (!parse(argc, argv, args)) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-  Arguments args;
-  try {
-    args = parse(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "protoot-train-head: %s\n\n%s", e.what(), kUsage);
     return 2;
   }
   try {
+    OutputSet out(args.out);  // fails now, not after training, when the folder is unwritable
     const protoot::Matrix<float> a = protoot::io::read_npy<float>(args.a);
     const protoot::Matrix<float> b = protoot::io::read_npy<float>(args.b);
     if (a.cols() != b.cols())
@@ -127,9 +98,10 @@ int main(int argc, char** argv) {
     std::printf("domain A: %ld x %ld, domain B: %ld x %ld, K = %d prototypes\n", long(a.rows()), long(a.cols()),
                 long(b.rows()), long(b.cols()), args.config.num_prototypes);
     std::fflush(stdout);
-    const auto result = protoot::examples::train_protoot_head(a, b, args.config);
-    protoot::io::write_npy(args.out + "/features_a.npy", result.features_a);
-    protoot::io::write_npy(args.out + "/features_b.npy", result.features_b);
+    const auto result = train_protoot_head(a, b, args.config);
+    out.stage("features_a.npy", [&](const std::string& p) { protoot::io::write_npy(p, result.features_a); });
+    out.stage("features_b.npy", [&](const std::string& p) { protoot::io::write_npy(p, result.features_b); });
+    out.commit();
     std::printf("wrote %s/features_a.npy and %s/features_b.npy (%ld columns)\n", args.out.c_str(), args.out.c_str(),
                 long(result.features_a.cols()));
   } catch (const std::exception& e) {

@@ -10,9 +10,10 @@ set_tests_properties(install_consumer PROPERTIES LABELS slow)
 include(${CMAKE_CURRENT_LIST_DIR}/docs_snippets.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/compare_harness.cmake)  # benchmarks/compare.py --quick
 
-# protoot-retrieve end to end (issue 5): needs the example program, trains 4 heads.
+# protoot-retrieve and protoot-train-head end to end: need the example programs.
 if(PROTOOT_BUILD_EXAMPLES)
-  target_compile_definitions(test_retrieve_pipeline PRIVATE PROTOOT_RETRIEVE_PROGRAM="$<TARGET_FILE:retrieve>")
-  add_dependencies(test_retrieve_pipeline retrieve)
+  target_compile_definitions(test_retrieve_pipeline PRIVATE PROTOOT_RETRIEVE_PROGRAM="$<TARGET_FILE:retrieve>"
+                                                            PROTOOT_TRAIN_HEAD_PROGRAM="$<TARGET_FILE:train_head>")
+  add_dependencies(test_retrieve_pipeline retrieve train_head)
 endif()
 set_tests_properties(test_retrieve_pipeline PROPERTIES LABELS slow)

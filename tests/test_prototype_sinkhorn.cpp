@@ -212,6 +212,38 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     CHECK(next.aa.iterations == 3);
     CHECK(matched_accuracy(next.aa.labels, A.classes) >= 0.9);
   }
+  SECTION("uniform_marginals: every problem's prototype side is 1/K, the proportions stay reported") {
+    PrototypeTargetsOptions<S> uniform = options;
+    uniform.rho = std::numeric_limits<S>::infinity();
+    uniform.uniform_marginals = true;
+    const auto equal = prototype_targets(A.Z, B.Z, uniform);
+    for (const auto* plan : {&equal.aa.plan, &equal.bb.plan, &equal.ab.plan, &equal.ba.plan})
+      CHECK((plan->colwise().sum().array() - S(0.25)).abs().maxCoeff() <= 2 * options.sinkhorn.tolerance);
+    CHECK((equal.clusters_a.proportions.array() - S(0.25)).abs().maxCoeff() > S(0.05));  // imbalanced A
+  }
+}
+
+TEMPLATE_TEST_CASE("plan_weighted_prototypes: normalised plan-weighted means, massless prototypes kept",
+                   "[prototype_sinkhorn]", float, double) {
+  using S = TestType;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal;
+  Matrix<S> Z(30, 5), previous(3, 5), plan(30, 3);
+  Z = Z.unaryExpr([&](S) { return S(normal(rng)); });
+  previous = previous.unaryExpr([&](S) { return S(normal(rng)); });
+  plan = plan.unaryExpr([&](S) { return S(std::abs(normal(rng))); });
+  plan.col(2).setZero();  // prototype 2 receives no mass
+  const Matrix<S> next = plan_weighted_prototypes(plan, Z, previous);
+  for (Index j = 0; j < 2; ++j) {
+    Vector<S> mean = Vector<S>::Zero(5);
+    for (Index i = 0; i < 30; ++i) mean += plan(i, j) * Z.row(i).transpose();
+    CHECK((next.row(j).transpose() - mean / mean.norm()).cwiseAbs().maxCoeff() <= 10 * tight<S>());
+  }
+  CHECK((next.row(2) - previous.row(2) / previous.row(2).norm()).cwiseAbs().maxCoeff() <= 10 * tight<S>());
+  CHECK_THROWS_WITH(plan_weighted_prototypes(Matrix<S>(plan.topRows(29)), Z, previous), Catch::Contains("plan rows"));
+  CHECK_THROWS_WITH(plan_weighted_prototypes(plan, Z, Matrix<S>(previous.leftCols(4))), Catch::Contains("dimension"));
+  plan(0, 0) = std::numeric_limits<S>::quiet_NaN();
+  CHECK_THROWS_WITH(plan_weighted_prototypes(plan, Z, previous), Catch::Contains("NaN"));
 }
 
 TEMPLATE_TEST_CASE("prototype_sinkhorn: bad input is rejected with a message", "[prototype_sinkhorn]", float, double) {

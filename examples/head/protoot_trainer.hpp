@@ -1,15 +1,19 @@
 // examples/head/protoot_trainer.hpp — ProtoOT training of the MLP head on precomputed features
-// of two unlabeled domains (../shared/docs/METHOD.md, "protoot's feature-level adaptation").
+// of two unlabeled domains (docs/method.md, "protoot's feature-level adaptation"), built from
+// public library calls only.
 //
-// One step, for each domain D: two feature-space views of a batch (input dropout + Gaussian
-// noise), the query view through the head, the key view through its momentum (EMA) copy; the
-// nearest other sample of D's memory bank; the OT-matched prototypes of D (in-domain) and of the
-// other domain (cross-domain); InfoNCE losses with the unmatched prototypes as negatives; the keys
-// then replace the batch's bank rows. Prototypes come from K-means on each bank once per epoch,
-// warm-started from the previous epoch's prototypes so that prototype j stays prototype j and its
-// proportion pi_j (the OT marginal) is its own cluster's share, never another cluster's.
-// Opt-in, as the released code: the prototypes also follow the in-domain OT plan after every batch
-// (PrototypeUpdate::ot_per_batch), and the cross-domain negatives are row-normalised similarities.
+// Per epoch (epoch_targets): protoot::prototype_targets on the two memory banks — K-means on
+// each (warm-started, so prototype j stays prototype j with its own proportion), then the
+// in-domain problems A->A, B->B and the cross-domain problems A->B, B->A — and
+// protoot::match_prototypes between the two prototype sets.
+// Per step and domain (domain_step): two feature-space views of a batch, the query view through
+// the head and the key view through its momentum copy; InfoNCE towards the key, the nearest
+// bank neighbour and the OT-matched own prototype; the cross-domain term towards the other
+// domain's prototypes (soft targets from the full cross-domain plan by default); the keys then
+// replace the batch's bank rows.
+// Inputs are centred per domain first (the feature-level analogue of domain-specific batch
+// norm): a domain's mean offset is the cheapest shift to remove, and every cosine downstream
+// depends on it.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,90 +36,117 @@
 #include "mlp.hpp"
 #include "optimizer.hpp"
 #include "protoot/contrastive.hpp"
-#include "protoot/kmeans.hpp"
+#include "protoot/domain_adaptation.hpp"
 #include "protoot/l2_normalize.hpp"
-#include "protoot/prototype_sinkhorn.hpp"
+#include "protoot/prototype_targets.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
 
 namespace protoot::examples {
 
-/// The two in-domain loss forms of the released code (METHOD.md section 3).
+/// The two in-domain loss forms of the released code (docs/method.md section 3).
 enum class LossForm {
   separate_terms,  ///< newest snapshot: three InfoNCE terms (augmentation, neighbour, prototype)
   folded_positive, ///< one commit: one InfoNCE with positive q.(k + 0.5 nn + 0.05 c_match)
 };
 
-/// How the prototypes move during training (METHOD.md sections 2 and 4).
+/// How the prototypes move during training (docs/method.md sections 2 and 4).
 enum class PrototypeUpdate {
   kmeans_per_epoch,  ///< warm-started K-means on each bank once per epoch only
-  ot_per_batch,      ///< released code: that, plus C = L2-normalise(Q^T bank) after every batch
+  ot_per_batch,      ///< released code: that, plus OT and C = L2-normalise(Q^T bank) every batch
 };
 
-struct TrainConfig {
-  int epochs = 30;
-  unsigned seed = 0;
-  /// K, prototypes per domain (METHOD.md: the number of categories).
-  int num_prototypes = 10;
-  /// Prototype-side OT marginal: the K-means proportions pi^D (true) or uniform 1/K (false,
-  /// SwAV's equipartition). Only the marginal changes.
-  bool kmeans_marginals = true;
-  /// In-domain OT: each sample's in-domain prototype is the argmax of the OT plan and the loss
-  /// pulls it there. false: no in-domain OT and no pull term; the in-domain negatives (the
-  /// unmatched prototypes) exclude the nearest prototype instead. The instance and neighbour terms
-  /// are unchanged.
-  bool intra_domain = true;
-  /// Cross-domain OT: the cross-domain InfoNCE towards the other domain's OT-matched prototype.
-  /// false: no cross-domain OT and no cross-domain term; nothing else changes.
-  bool cross_domain = true;
-  /// ot_per_batch also refreshes a domain's prototypes after each batch from its in-domain OT plan
-  /// Q over the bank (solved even when intra_domain is false), and re-derives their proportions
-  /// from their own assignment of the bank, so the OT marginal always belongs to these prototypes.
-  PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
-  /// Cross-domain negatives from the L2-normalised row of similarities q.C'^T (released code);
-  /// the positive stays the raw q.c'.
-  bool normalise_cross_similarities = false;
-  bool verbose = false;  ///< print format_epoch() of every epoch to stdout
+/// Per-domain input normalisation before the head.
+enum class InputNormalisation {
+  none,
+  centre,  ///< subtract each domain's mean row
+};  // either way, each domain is then scaled to unit root-mean-square row norm
 
-  // Head: in -> hidden -> out, L2-normalised.
+/// What the cross-domain term pulls a sample towards, among the other domain's prototypes.
+enum class CrossTarget {
+  plan_soft,          ///< its row of the cross-domain plan (soft targets, SwAV-style cross-entropy)
+  plan_argmax,        ///< the argmax of that row (the released code)
+  matched_prototype,  ///< the other domain's prototype matched (prototype-set OT) to its own prototype
+};
+
+struct HeadConfig {
   int hidden_dim = 512;
   int output_dim = 128;
   Activation activation = Activation::relu;
-
-  // Optimisation (METHOD.md: Adam with AMSGrad, lr 2.5e-4 to 1e-3, weight decay 5e-4, batch 64).
-  int batch_size = 64;
-  double learning_rate = 1e-3;
-  bool cosine_schedule = true;
-  OptimizerConfig optimizer = {};
   /// EMA rate of the momentum encoder (0.999 in the released image runs, which take far more
   /// steps than a feature-level run).
   double ema_momentum = 0.99;
+};
 
-  // Feature-space augmentation of each view.
+struct OptimisationConfig {
+  int batch_size = 64;
+  double learning_rate = 1e-3;  ///< Adam with AMSGrad (optimizer), cosine schedule by default
+  bool cosine_schedule = true;
+  OptimizerConfig optimizer = {};
+};
+
+/// Feature-space augmentation of each view.
+struct AugmentationConfig {
   double input_dropout = 0.1;  ///< probability of zeroing an input feature (survivors scaled by 1/(1-p))
   double noise_std = 0.1;      ///< Gaussian noise, in units of each input feature's standard deviation
+};
 
-  // Losses (METHOD.md sections 3 and "feature-level adaptation").
-  LossForm loss_form = LossForm::separate_terms;
+struct LossConfig {
+  LossForm form = LossForm::separate_terms;
   double temperature = 0.2;
   double weight_instance = 1.0;
   double weight_neighbour = 0.5;
   double weight_prototype = 0.1;         ///< separate_terms form
   double weight_prototype_folded = 0.05; ///< folded_positive form
-  double cross_weight = 0.01;
-  double cross_start = 0.5;  ///< fraction of the epochs after which the cross-domain term is on
+  CrossTarget cross_target = CrossTarget::plan_soft;
+  /// Weight of the cross-domain term, on from the epoch ceil(cross_start * epochs). The released
+  /// image recipe uses 0.01 from half-way, which leaves the term without effect on features;
+  /// 0.1 from 10 % was the best measured setting (docs/results.md).
+  double cross_weight = 0.1;
+  double cross_start = 0.1;
+  /// Cross-domain negatives from the L2-normalised row of similarities q.C'^T (released code;
+  /// argmax targets only).
+  bool normalise_cross_similarities = false;
+};
 
-  // OT (prototype_sinkhorn.hpp). Default: the released code's recipe, 3 scaling iterations
-  // on row-normalised similarities; ot_iterations = 0 solves to convergence (log domain) instead.
-  double ot_epsilon = 0.05;
-  int ot_iterations = 3;
-  /// KL weight of the prototype marginal in the cross-domain problems (the other domain's
-  /// proportions are only an estimate for this one); +infinity = hard, as the released code.
+/// The OT step and its ablation switches (docs/method.md "Ablations").
+struct OtConfig {
+  /// Prototype-side marginal: K-means proportions pi^D (true) or uniform 1/K (SwAV's equipartition).
+  bool kmeans_marginals = true;
+  /// In-domain OT: the pull towards the OT-matched own prototype. false: no in-domain OT, no pull
+  /// term, and the in-domain negatives exclude the nearest prototype instead.
+  bool intra_domain = true;
+  /// Cross-domain OT and its loss term.
+  bool cross_domain = true;
+  /// > 0: the released recipe (3 scaling iterations at epsilon 0.05 on row-normalised
+  /// similarities); 0: converged log-domain solves at `epsilon`.
+  int iterations = 3;
+  double epsilon = 0.05;
+  /// KL weight of the prototype marginal in the cross-domain problems; +infinity = hard.
   double cross_rho = std::numeric_limits<double>::infinity();
+  PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
+};
 
-  // K-means on the memory banks.
-  int kmeans_iterations = 50;
-  int kmeans_restarts = 20;  ///< first epoch only; later epochs are warm-started
+struct KMeansConfig {
+  int iterations = 50;
+  int restarts = 20;  ///< first epoch only; later epochs are warm-started
+};
+
+struct TrainConfig {
+  int epochs = 40;
+  unsigned seed = 0;
+  /// K, prototypes per domain (docs/method.md: the number of categories).
+  int num_prototypes = 10;
+  /// OpenMP threads for this call only (the calling thread's setting is restored). Batch-sized
+  /// products gain nothing from a team, so 1 is the default.
+  int threads = 1;
+  InputNormalisation input_normalisation = InputNormalisation::centre;
+  HeadConfig head;
+  OptimisationConfig optimisation;
+  AugmentationConfig augmentation;
+  LossConfig losses;
+  OtConfig ot;
+  KMeansConfig kmeans;
+  bool verbose = false;  ///< print format_epoch() of every epoch to stdout
 };
 
 /// One line of the training log, averaged over the epoch's steps.
@@ -122,9 +154,9 @@ struct EpochLog {
   int epoch = 0;                        ///< 0-based
   double loss = 0;                      ///< total weighted loss
   double intra_a = 0, intra_b = 0;      ///< in-domain loss of each domain (all its terms, weighted)
-  double cross_a = 0, cross_b = 0;      ///< cross-domain InfoNCE of each domain (unweighted)
+  double cross_a = 0, cross_b = 0;      ///< cross-domain loss of each domain (unweighted)
   double cross_weight = 0;              ///< weight the cross terms had this epoch
-  double marginal_error = 0;            ///< mean L1 marginal violation of the OT plans solved
+  double marginal_error = 0;            ///< mean L1 marginal violation of the epoch's OT plans
   double seconds = 0;
 };
 
@@ -145,19 +177,128 @@ struct TrainResult {
   std::vector<EpochLog> log;
 };
 
-namespace detail {
+namespace trainer {
 
-/// Per-domain training state: inputs, their feature scales, the memory bank and the prototypes.
+inline void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument("train_protoot_head: " + what);
+}
+
+/// Per-domain training state: normalised inputs, their feature scales, the memory bank, the
+/// prototypes and this epoch's OT targets.
 template <class S>
 struct DomainState {
-  const Matrix<S>* inputs;
-  Vector<S> feature_std;
+  Matrix<S> inputs;           // n x d, after input normalisation
+  Vector<S> feature_std;      // d
   Matrix<S> bank;             // n x out, momentum features
-  Matrix<S> prototypes;       // K x out, unit rows
-  Vector<S> proportions;      // K, K-means shares of the current prototypes
+  KMeansResult<S> clusters;   // prototypes (K x out, unit rows) and their proportions
+  PrototypeSinkhornResult<S> own_plan, cross_plan;  // onto own / the other domain's prototypes
+  IndexVector to_other;       // own prototype j -> matched prototype of the other domain
   std::vector<Index> order;   // epoch permutation
   std::size_t cursor = 0;
 };
+
+inline void validate(Index rows_a, Index rows_b, const TrainConfig& c) {
+  const Index k = c.num_prototypes;
+  require(k >= 2 && rows_a >= k && rows_b >= k,
+          "need num_prototypes >= 2 and at least num_prototypes samples per domain (got " + std::to_string(k) +
+              " prototypes, " + std::to_string(rows_a) + " and " + std::to_string(rows_b) + " samples)");
+  require(c.epochs >= 1 && c.optimisation.batch_size >= 1, "epochs and batch_size must be >= 1");
+  require(c.threads >= 1, "threads must be >= 1");
+  require(c.head.hidden_dim >= 1 && c.head.output_dim >= 1, "layer sizes must be >= 1");
+  require(c.augmentation.input_dropout >= 0 && c.augmentation.input_dropout < 1 && c.augmentation.noise_std >= 0,
+          "need 0 <= input_dropout < 1 and noise_std >= 0");
+  require(c.head.ema_momentum >= 0 && c.head.ema_momentum <= 1, "ema_momentum must be in [0, 1]");
+  require(std::isfinite(c.optimisation.learning_rate) && c.optimisation.learning_rate > 0,
+          "learning_rate must be finite and > 0");
+  // Used in float arithmetic: 1 / temperature must stay finite there.
+  require(std::isfinite(c.losses.temperature) && c.losses.temperature >= 1e-6, "temperature must be in [1e-6, inf)");
+  require(std::isfinite(c.ot.epsilon) && c.ot.epsilon > 0, "ot epsilon must be finite and > 0");
+  require(c.ot.iterations >= 0, "ot iterations must be >= 0");
+  require(c.ot.cross_rho > 0, "cross_rho must be > 0");
+  require(c.losses.cross_weight >= 0 && std::isfinite(c.losses.cross_weight), "cross_weight must be finite and >= 0");
+  require(c.kmeans.iterations >= 0 && c.kmeans.restarts >= 1, "kmeans iterations >= 0 and restarts >= 1");
+}
+
+/// Centred (or unchanged) inputs scaled to unit root-mean-square row norm, checked: finite,
+/// and every row with a direction. The scale makes training independent of the data's units
+/// (features near 1e-30 train as features near 1); cosine retrieval ignores it.
+template <class S>
+Matrix<S> normalise_inputs(const Matrix<S>& x, InputNormalisation mode, const char* name) {
+  require(x.rows() >= 1 && x.cols() >= 1, std::string(name) + " is empty");
+  require(x.allFinite(), std::string(name) + " has NaN or Inf entries");
+  // Divided by max |x| first, so neither the mean nor the squared norms overflow or underflow.
+  const S largest = x.cwiseAbs().maxCoeff();
+  require(largest > S(0), std::string(name) + " is all zeros");
+  Matrix<S> y = x / largest;
+  if (mode == InputNormalisation::centre) y = y.rowwise() - y.colwise().mean();
+  // The head's biases start at zero, so a zero row maps to the zero vector, which has no
+  // direction to L2-normalise: say so here rather than fail inside the first forward pass.
+  for (Index i = 0; i < y.rows(); ++i)
+    require(y.row(i).cwiseAbs().maxCoeff() > S(0),
+            std::string(name) + " row " + std::to_string(i) +
+                (mode == InputNormalisation::centre ? " equals the domain's mean (no direction after centring)"
+                                                    : " is all zeros"));
+  return y / std::sqrt(y.squaredNorm() / S(y.rows()));
+}
+
+/// Each domain's normalised inputs, feature scales, initial bank and batch order.
+template <class S>
+void prepare_domains(DomainState<S> (&domains)[2], const Matrix<S>& A, const Matrix<S>& B, const MlpHead<S>& ema,
+                     const TrainConfig& c, std::mt19937& rng) {
+  const Matrix<S>* inputs[2] = {&A, &B};
+  for (int t = 0; t < 2; ++t) {
+    DomainState<S>& d = domains[t];
+    d.inputs = normalise_inputs(*inputs[t], c.input_normalisation, t == 0 ? "A" : "B");
+    const Matrix<S> centred = d.inputs.rowwise() - d.inputs.colwise().mean();
+    d.feature_std = (centred.colwise().squaredNorm() / S(d.inputs.rows())).cwiseSqrt().transpose();
+    d.bank = ema.forward(d.inputs);
+    d.order.resize(static_cast<std::size_t>(d.inputs.rows()));
+    std::iota(d.order.begin(), d.order.end(), Index(0));
+    std::shuffle(d.order.begin(), d.order.end(), rng);
+  }
+}
+
+/// The targets: prototype_targets on the two banks — K-means with restarts the first time,
+/// then warm-started from the current prototypes (with kmeans_iterations = 0 they are kept and
+/// only their proportions recomputed) — and the matching between the prototype sets.
+/// Returns the mean L1 marginal error of the solved plans.
+template <class S>
+double solve_targets(DomainState<S> (&domains)[2], const TrainConfig& c, bool first_epoch, int kmeans_iterations) {
+  PrototypeTargetsOptions<S> o;
+  o.k = c.num_prototypes;
+  o.kmeans.spherical = true;  // banks are unit rows and every similarity here is a cosine
+  o.kmeans.seed = c.seed;
+  o.kmeans.max_iterations = kmeans_iterations;
+  o.kmeans.n_init = first_epoch ? c.kmeans.restarts : 1;
+  if (!first_epoch) {
+    o.prototypes_a = domains[0].clusters.centroids;
+    o.prototypes_b = domains[1].clusters.centroids;
+  }
+  o.uniform_marginals = !c.ot.kmeans_marginals;
+  o.released_recipe = c.ot.iterations > 0;
+  o.sinkhorn.epsilon = S(c.ot.epsilon);
+  o.rho = S(c.ot.cross_rho);
+  PrototypeTargets<S> t = prototype_targets(domains[0].bank, domains[1].bank, o);
+  const double error = (double(t.aa.marginal_error) + double(t.bb.marginal_error) + double(t.ab.marginal_error) +
+                        double(t.ba.marginal_error)) / 4;
+  domains[0].clusters = std::move(t.clusters_a);
+  domains[1].clusters = std::move(t.clusters_b);
+  domains[0].own_plan = std::move(t.aa);
+  domains[1].own_plan = std::move(t.bb);
+  domains[0].cross_plan = std::move(t.ab);
+  domains[1].cross_plan = std::move(t.ba);
+  if (c.losses.cross_target == CrossTarget::matched_prototype) {
+    const auto weights = [&](const DomainState<S>& d) {
+      const Index k = d.clusters.centroids.rows();
+      return c.ot.kmeans_marginals ? d.clusters.proportions : Vector<S>(Vector<S>::Constant(k, S(1) / S(k)));
+    };
+    const PrototypeMatching<S> m = match_prototypes(domains[0].clusters.centroids, weights(domains[0]),
+                                                    domains[1].clusters.centroids, weights(domains[1]));
+    domains[0].to_other = m.a_to_b;
+    domains[1].to_other = m.b_to_a;
+  }
+  return error;
+}
 
 /// The next `batch` indices of the domain's permutation, reshuffled when exhausted.
 template <class S>
@@ -175,7 +316,7 @@ IndexVector next_batch(DomainState<S>& d, Index batch, std::mt19937& rng) {
 
 /// A feature-space view: dropout on the inputs plus Gaussian noise scaled per feature.
 template <class S>
-Matrix<S> augment(const Matrix<S>& x, const Vector<S>& feature_std, const TrainConfig& c, std::mt19937& rng) {
+Matrix<S> augment(const Matrix<S>& x, const Vector<S>& feature_std, const AugmentationConfig& c, std::mt19937& rng) {
   std::bernoulli_distribution keep(1.0 - c.input_dropout);
   std::normal_distribution<double> normal(0.0, c.noise_std);
   const S scale = S(1.0 / (1.0 - c.input_dropout));
@@ -186,61 +327,15 @@ Matrix<S> augment(const Matrix<S>& x, const Vector<S>& feature_std, const TrainC
   return v;
 }
 
-/// K-means on a bank: seeded restarts the first time, then warm-started from the prototypes.
+/// Accumulates w * (gradient w.r.t. the queries) of one InfoNCE term into `grad_q`; returns w * loss.
 template <class S>
-void refresh_prototypes(DomainState<S>& d, const TrainConfig& c) {
-  KMeansOptions<S> o;
-  o.spherical = true;  // banks are unit rows and every similarity here is a cosine
-  o.seed = c.seed;
-  o.max_iterations = c.kmeans_iterations;
-  o.n_init = c.kmeans_restarts;
-  o.initial_centroids = d.prototypes;  // empty on the first epoch
-  KMeansResult<S> km = kmeans(d.bank, c.num_prototypes, o);
-  d.prototypes = std::move(km.centroids);
-  d.proportions = std::move(km.proportions);
-}
-
-/// The released code's per-batch prototype step: prototypes <- L2-normalise(plan^T bank) (plan:
-/// n x K over the n x o bank; a prototype the plan gives no mass keeps its direction), then
-/// proportions <- each prototype's share of the bank under nearest-prototype assignment (kmeans
-/// with max_iterations = 0), so they stay a distribution matched to these prototypes. O(n K o).
-template <class S>
-void update_prototypes_from_plan(DomainState<S>& d, const Matrix<S>& plan) {
-  Matrix<S> means = plan.transpose() * d.bank;
-  for (Index j = 0; j < means.rows(); ++j)
-    if (!(means.row(j).norm() > S(0))) means.row(j) = d.prototypes.row(j);
-  d.prototypes = l2_normalize_rows(means);
-  KMeansOptions<S> o;
-  o.spherical = true;
-  o.max_iterations = 0;
-  o.initial_centroids = d.prototypes;
-  d.proportions = kmeans(d.bank, d.prototypes.rows(), o).proportions;
-}
-
-/// The OT plan of a bank (n x o) onto prototypes (K x o) with prototype marginal `marginal` (K):
-/// the released fixed-iteration recipe, or a converged log-domain solve (ot_iterations = 0).
-template <class S>
-PrototypeSinkhornResult<S> solve_ot(const Matrix<S>& bank, const Matrix<S>& prototypes, const Vector<S>& marginal,
-                                    S rho, const TrainConfig& c) {
-  if (c.ot_iterations > 0) {
-    SinkhornOptions<S> o = released_prototype_sinkhorn_options<S>();
-    o.epsilon = S(c.ot_epsilon);
-    o.max_iterations = c.ot_iterations;
-    return prototype_sinkhorn_cost(prototype_cost(bank, prototypes, true), marginal, o, rho);
-  }
-  SinkhornOptions<S> o;
-  o.epsilon = S(c.ot_epsilon);
-  o.tolerance = S(1e-6);
-  return prototype_sinkhorn(bank, prototypes, marginal, o, rho);
-}
-
-/// Each row of x (n x o) assigned to its most similar prototype (K x o). O(n K o).
-template <class S>
-IndexVector nearest_prototype(const Matrix<S>& x, const Matrix<S>& prototypes) {
-  const Matrix<S> similarity = x * prototypes.transpose();
-  IndexVector labels(x.rows());
-  for (Index i = 0; i < x.rows(); ++i) similarity.row(i).maxCoeff(&labels(i));
-  return labels;
+double add_info_nce(const Matrix<S>& q, const Matrix<S>& positives, const Matrix<S>& negatives, S tau,
+                    const IndexVector& excluded, double weight, Matrix<S>& grad_q) {
+  if (weight == 0) return 0;
+  InfoNceGradients<S> g;
+  const S loss = info_nce(q, positives, negatives, tau, &excluded, &g);
+  grad_q += S(weight) * g.queries;
+  return weight * double(loss);
 }
 
 /// Cross-domain InfoNCE with the released code's negatives: positive q_i.c'_match(i), negatives
@@ -262,179 +357,133 @@ double add_normalised_cross_info_nce(const Matrix<S>& q, const Matrix<S>& protot
   return double(loss);
 }
 
-/// Accumulates w * (gradient w.r.t. the queries) of one loss term into `grad_q`; returns w * loss.
+/// In-domain terms of one batch (q: queries, key: momentum views, idx: bank rows); returns the
+/// weighted loss and accumulates d loss / d q into grad_q.
 template <class S>
-double add_info_nce(const Matrix<S>& q, const Matrix<S>& positives, const Matrix<S>& negatives, S tau,
-                    const IndexVector& excluded, double weight, Matrix<S>& grad_q) {
-  if (weight == 0) return 0;
-  InfoNceGradients<S> g;
-  const S loss = info_nce(q, positives, negatives, tau, &excluded, &g);
-  grad_q += S(weight) * g.queries;
-  return weight * double(loss);
+double in_domain_loss(const DomainState<S>& d, const Matrix<S>& q, const Matrix<S>& key, const IndexVector& idx,
+                      const IndexVector& own_match, const TrainConfig& c, Matrix<S>& grad_q) {
+  const S tau = S(c.losses.temperature);
+  const Matrix<S>& prototypes = d.clusters.centroids;
+  const Matrix<S> nn = d.bank(cosine_neighbours(q, d.bank, 1, &idx).col(0), Eigen::all);
+  const Matrix<S> matched = prototypes(own_match, Eigen::all);
+  const LossConfig& w = c.losses;
+  if (w.form == LossForm::folded_positive) {
+    const S w_proto = c.ot.intra_domain ? S(w.weight_prototype_folded) : S(0);
+    const Matrix<S> positive = S(w.weight_instance) * key + S(w.weight_neighbour) * nn + w_proto * matched;
+    return add_info_nce(q, positive, prototypes, tau, own_match, 1.0, grad_q);
+  }
+  double loss = add_info_nce(q, key, prototypes, tau, own_match, w.weight_instance, grad_q);
+  loss += add_info_nce(q, nn, prototypes, tau, own_match, w.weight_neighbour, grad_q);
+  if (c.ot.intra_domain) loss += add_info_nce(q, matched, prototypes, tau, own_match, w.weight_prototype, grad_q);
+  return loss;
 }
 
-}  // namespace detail
+/// The cross-domain term of one batch towards `other`'s prototypes (unweighted); accumulates
+/// its gradient w.r.t. q into grad_q.
+template <class S>
+double cross_domain_loss(const DomainState<S>& d, const DomainState<S>& other, const Matrix<S>& q,
+                         const IndexVector& idx, const IndexVector& own_match, const TrainConfig& c,
+                         Matrix<S>& grad_q) {
+  const S tau = S(c.losses.temperature);
+  const Matrix<S>& prototypes = other.clusters.centroids;
+  if (c.losses.cross_target == CrossTarget::plan_soft) {
+    PrototypeGradients<S> g;
+    const S loss = prototype_contrast_soft(q, prototypes, Matrix<S>(d.cross_plan.assignments(idx, Eigen::all)), tau, &g);
+    grad_q += g.features;
+    return double(loss);
+  }
+  IndexVector match = d.cross_plan.labels(idx);
+  if (c.losses.cross_target == CrossTarget::matched_prototype) match = d.to_other(own_match);
+  if (c.losses.normalise_cross_similarities) return add_normalised_cross_info_nce(q, prototypes, match, tau, grad_q);
+  return add_info_nce(q, Matrix<S>(prototypes(match, Eigen::all)), prototypes, tau, match, 1.0, grad_q);
+}
+
+
+}  // namespace trainer
 
 /// Trains the ProtoOT head on features A (n_a x d) and B (n_b x d) and returns both domains
 /// projected by the trained head, with one EpochLog per epoch (also passed to `on_epoch`, after
 /// the verbose line).
-/// Requires n_a, n_b >= max(num_prototypes, 2), finite inputs without all-zero rows, epochs >= 1,
-/// batch_size >= 1, temperature, ot_epsilon > 0, 0 <= input_dropout < 1. Deterministic for a given seed.
-/// Cost per epoch: O((n_a + n_b) (d h + h o)) for the head, O((n_a + n_b) (K + batch) o) for
-/// the losses and OT per step batch, plus K-means.
+/// Requires n_a, n_b >= max(num_prototypes, 2), finite inputs (without all-zero rows when
+/// input_normalisation is none), epochs >= 1 and the option ranges checked in
+/// trainer::validate; throws std::invalid_argument otherwise. Deterministic for a given seed
+/// and thread count. Cost per epoch: O((n_a + n_b) (d h + h o)) for the head,
+/// O((n_a + n_b) (batch + K) o) for the losses, plus K-means and four prototype OT solves.
 template <class S>
 TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const TrainConfig& config,
                                   std::function<void(const EpochLog&)> on_epoch = {}) {
-  constexpr const char* where = "train_protoot_head";
-  protoot::detail::require_nonempty(A, where, "A");
-  protoot::detail::require_nonempty(B, where, "B");
-  protoot::detail::require_size(B.cols(), A.cols(), where, "B columns (feature dimension of A)");
-  protoot::detail::require_finite(A, where, "A");
-  protoot::detail::require_finite(B, where, "B");
-  // The head's biases start at zero, so an all-zero input maps to the zero vector, which has no
-  // direction to L2-normalise: say so here rather than fail inside the first forward pass.
-  const auto require_no_zero_row = [&](const Matrix<S>& X, const char* name) {
-    Index row;
-    if (X.rowwise().squaredNorm().minCoeff(&row) == S(0))
-      protoot::detail::fail(where, std::string(name) + " row " + std::to_string(row) + " is all zeros");
-  };
-  require_no_zero_row(A, "A");
-  require_no_zero_row(B, "B");
-  const Index k = config.num_prototypes;
-  protoot::detail::require(k >= 2 && A.rows() >= k && B.rows() >= k, where,
-                           "need num_prototypes >= 2 and at least num_prototypes samples per domain (got " +
-                               std::to_string(k) + " prototypes, " + std::to_string(A.rows()) + " and " +
-                               std::to_string(B.rows()) + " samples)");
-  protoot::detail::require(config.epochs >= 1 && config.batch_size >= 1, where, "epochs and batch_size must be >= 1");
-  protoot::detail::require(config.hidden_dim >= 1 && config.output_dim >= 1, where, "layer sizes must be >= 1");
-  protoot::detail::require(config.input_dropout >= 0 && config.input_dropout < 1 && config.noise_std >= 0, where,
-                           "need 0 <= input_dropout < 1 and noise_std >= 0");
-  protoot::detail::require(config.ema_momentum >= 0 && config.ema_momentum <= 1, where, "ema_momentum must be in [0, 1]");
-  protoot::detail::require_positive(config.temperature, where, "temperature");
-  protoot::detail::require_positive(config.ot_epsilon, where, "ot_epsilon");
-  protoot::detail::require(config.ot_iterations >= 0, where, "ot_iterations must be >= 0");
-  protoot::detail::require(config.cross_rho > 0, where, "cross_rho must be > 0");
+  trainer::require(A.cols() == B.cols(), "A and B must have the same number of columns (got " +
+                                             std::to_string(A.cols()) + " and " + std::to_string(B.cols()) + ")");
+  trainer::validate(A.rows(), B.rows(), config);
 
-  // Every product and OT/K-means call here is batch- or bank-sized: OpenMP teams (Eigen's GEMM
-  // and protoot's kernels) spend more on synchronisation than they save (30x more on a loaded
-  // 2-core machine), so training runs on one thread and restores the caller's settings on exit.
-  struct SingleThreaded {
-    int saved_eigen = Eigen::nbThreads();
+  // This call's thread count: omp_set_num_threads changes the calling thread's setting only
+  // (and Eigen's products follow it), which is restored on exit.
 #ifdef _OPENMP
-    int saved_openmp = omp_get_max_threads();
-    SingleThreaded() { Eigen::setNbThreads(1); omp_set_num_threads(1); }
-    ~SingleThreaded() { Eigen::setNbThreads(saved_eigen); omp_set_num_threads(saved_openmp); }
-#else
-    SingleThreaded() { Eigen::setNbThreads(1); }
-    ~SingleThreaded() { Eigen::setNbThreads(saved_eigen); }
+  struct ScopedThreads {
+    int saved = omp_get_max_threads();
+    explicit ScopedThreads(int n) { omp_set_num_threads(n); }
+    ~ScopedThreads() { omp_set_num_threads(saved); }
+  } scoped_threads(config.threads);
 #endif
-  } single_threaded;
 
   std::mt19937 rng(config.seed);
-  MlpHead<S> head(A.cols(), config.hidden_dim, config.output_dim, config.activation, config.seed);
+  const HeadConfig& h = config.head;
+  MlpHead<S> head(A.cols(), h.hidden_dim, h.output_dim, h.activation, config.seed);
   MlpHead<S> ema = head;
-  Optimizer<S> optimizer(config.optimizer);
-  const S tau = S(config.temperature);
+  Optimizer<S> optimizer(config.optimisation.optimizer);
 
-  detail::DomainState<S> domains[2];
-  const Matrix<S>* inputs[2] = {&A, &B};
-  for (int t = 0; t < 2; ++t) {
-    detail::DomainState<S>& d = domains[t];
-    d.inputs = inputs[t];
-    const Matrix<S> centred = d.inputs->rowwise() - d.inputs->colwise().mean();
-    d.feature_std = (centred.colwise().squaredNorm() / S(d.inputs->rows())).cwiseSqrt().transpose();
-    d.bank = ema.forward(*d.inputs);
-    d.order.resize(static_cast<std::size_t>(d.inputs->rows()));
-    std::iota(d.order.begin(), d.order.end(), Index(0));
-    std::shuffle(d.order.begin(), d.order.end(), rng);
-  }
-  const Index batch = std::min<Index>(config.batch_size, std::min(A.rows(), B.rows()));
+  trainer::DomainState<S> domains[2];
+  trainer::prepare_domains(domains, A, B, ema, config, rng);
+  const Index batch = std::min<Index>(config.optimisation.batch_size, std::min(A.rows(), B.rows()));
   const long steps_per_epoch = long((std::max(A.rows(), B.rows()) + batch - 1) / batch);
   const long total_steps = steps_per_epoch * config.epochs;
-  const int cross_epoch = int(std::ceil(config.cross_start * config.epochs));
+  const int cross_epoch = int(std::ceil(config.losses.cross_start * config.epochs));
+  const bool per_batch = config.ot.prototype_update == PrototypeUpdate::ot_per_batch;
 
   TrainResult<S> result;
   long step = 0;
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    for (auto& d : domains) detail::refresh_prototypes(d, config);
     EpochLog log;
     log.epoch = epoch;
-    log.cross_weight = config.cross_domain && epoch >= cross_epoch ? config.cross_weight : 0.0;
-    long plans = 0;
+    log.marginal_error = trainer::solve_targets(domains, config, epoch == 0, config.kmeans.iterations);
+    log.cross_weight = config.ot.cross_domain && epoch >= cross_epoch ? config.losses.cross_weight : 0.0;
     for (long s = 0; s < steps_per_epoch; ++s, ++step) {
       Vector<S> grad = Vector<S>::Zero(head.parameters().size());
-      double step_loss = 0;
       for (int t = 0; t < 2; ++t) {
-        detail::DomainState<S>& d = domains[t];
-        const detail::DomainState<S>& other = domains[1 - t];
-        const IndexVector idx = detail::next_batch(d, batch, rng);
-        const Matrix<S> x = (*d.inputs)(idx, Eigen::all);
+        trainer::DomainState<S>& d = domains[t];
+        if (per_batch && s > 0) trainer::solve_targets(domains, config, false, 0);  // released: OT every batch
+        const IndexVector idx = trainer::next_batch(d, batch, rng);
+        const Matrix<S> x = d.inputs(idx, Eigen::all);
         MlpCache<S> cache;
-        const Matrix<S> q = head.forward(detail::augment(x, d.feature_std, config, rng), &cache);
-        const Matrix<S> key = ema.forward(detail::augment(x, d.feature_std, config, rng));
-        const Matrix<S> nn = d.bank(cosine_neighbours(q, d.bank, 1, &idx).col(0), Eigen::all);
-
-        const Vector<S> own_marginal = config.kmeans_marginals ? d.proportions : Vector<S>::Constant(k, S(1) / S(k));
-        const bool per_batch = config.prototype_update == PrototypeUpdate::ot_per_batch;
-        PrototypeSinkhornResult<S> own_plan;
-        if (config.intra_domain || per_batch) {
-          own_plan = detail::solve_ot(d.bank, d.prototypes, own_marginal, std::numeric_limits<S>::infinity(), config);
-          log.marginal_error += double(own_plan.marginal_error);
-          ++plans;
-        }
-        IndexVector own_match;
-        if (config.intra_domain) {
-          own_match = own_plan.labels(idx);
-        } else {
-          own_match = detail::nearest_prototype(Matrix<S>(d.bank(idx, Eigen::all)), d.prototypes);
-        }
-        const Matrix<S> matched = d.prototypes(own_match, Eigen::all);
-
+        const Matrix<S> q = head.forward(trainer::augment(x, d.feature_std, config.augmentation, rng), &cache);
+        const Matrix<S> key = ema.forward(trainer::augment(x, d.feature_std, config.augmentation, rng));
+        const IndexVector own_match = config.ot.intra_domain
+                                          ? IndexVector(d.own_plan.labels(idx))
+                                          : assign_to_nearest_prototype(d.bank(idx, Eigen::all), d.clusters.centroids);
         Matrix<S> grad_q = Matrix<S>::Zero(q.rows(), q.cols());
-        double intra = 0;
-        if (config.loss_form == LossForm::separate_terms) {
-          intra += detail::add_info_nce(q, key, d.prototypes, tau, own_match, config.weight_instance, grad_q);
-          intra += detail::add_info_nce(q, nn, d.prototypes, tau, own_match, config.weight_neighbour, grad_q);
-          if (config.intra_domain)
-            intra += detail::add_info_nce(q, matched, d.prototypes, tau, own_match, config.weight_prototype, grad_q);
-        } else {
-          const S w_proto = config.intra_domain ? S(config.weight_prototype_folded) : S(0);
-          const Matrix<S> positive = S(config.weight_instance) * key + S(config.weight_neighbour) * nn + w_proto * matched;
-          intra += detail::add_info_nce(q, positive, d.prototypes, tau, own_match, 1.0, grad_q);
-        }
+        const double intra = trainer::in_domain_loss(d, q, key, idx, own_match, config, grad_q);
         double cross = 0;
-        if (config.cross_domain) {
-          const Vector<S> other_marginal =
-              config.kmeans_marginals ? other.proportions : Vector<S>::Constant(k, S(1) / S(k));
-          const PrototypeSinkhornResult<S> plan =
-              detail::solve_ot(d.bank, other.prototypes, other_marginal, S(config.cross_rho), config);
-          log.marginal_error += double(plan.marginal_error);
-          ++plans;
-          const IndexVector cross_match = plan.labels(idx);
+        if (log.cross_weight > 0) {
           Matrix<S> grad_cross = Matrix<S>::Zero(q.rows(), q.cols());
-          cross = config.normalise_cross_similarities
-                      ? detail::add_normalised_cross_info_nce(q, other.prototypes, cross_match, tau, grad_cross)
-                      : detail::add_info_nce(q, Matrix<S>(other.prototypes(cross_match, Eigen::all)), other.prototypes,
-                                             tau, cross_match, 1.0, grad_cross);
+          cross = trainer::cross_domain_loss(d, domains[1 - t], q, idx, own_match, config, grad_cross);
           grad_q += S(log.cross_weight) * grad_cross;
         }
         head.backward(cache, grad_q, grad);
-        if (per_batch) detail::update_prototypes_from_plan(d, own_plan.plan);
         d.bank(idx, Eigen::all) = key;
+        if (per_batch)  // released code: prototypes follow the in-domain plan over the bank
+          d.clusters.centroids = plan_weighted_prototypes(d.own_plan.plan, d.bank, d.clusters.centroids);
         (t == 0 ? log.intra_a : log.intra_b) += intra;
         (t == 0 ? log.cross_a : log.cross_b) += cross;
-        step_loss += intra + log.cross_weight * cross;
+        log.loss += intra + log.cross_weight * cross;
       }
-      log.loss += step_loss;
-      const double lr = config.cosine_schedule ? cosine_learning_rate(config.learning_rate, step, total_steps)
-                                               : config.learning_rate;
+      const OptimisationConfig& o = config.optimisation;
+      const double lr = o.cosine_schedule ? cosine_learning_rate(o.learning_rate, step, total_steps) : o.learning_rate;
       optimizer.step(head.parameters(), grad, lr);
-      ema.parameters() = S(config.ema_momentum) * ema.parameters() + S(1 - config.ema_momentum) * head.parameters();
+      ema.parameters() = S(h.ema_momentum) * ema.parameters() + S(1 - h.ema_momentum) * head.parameters();
     }
     const double per_step = 1.0 / double(steps_per_epoch);
     for (double* v : {&log.loss, &log.intra_a, &log.intra_b, &log.cross_a, &log.cross_b}) *v *= per_step;
-    if (plans) log.marginal_error /= double(plans);
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.log.push_back(log);
     if (config.verbose) {
@@ -443,8 +492,8 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
     }
     if (on_epoch) on_epoch(log);
   }
-  result.features_a = head.forward(A);
-  result.features_b = head.forward(B);
+  result.features_a = head.forward(domains[0].inputs);
+  result.features_b = head.forward(domains[1].inputs);
   return result;
 }
 

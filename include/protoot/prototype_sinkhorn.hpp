@@ -88,7 +88,9 @@ std::pair<Vector<S>, Vector<S>> prototype_marginals(Index n, Index k, const Eige
     a = sample_marginal / sample_marginal.sum();
   }
   require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
-  Vector<S> b = w_vec * (a.sum() / w_vec.sum());
+  // Scaled in double: a float a.sum() of many samples drifts from a's exact mass by ~sqrt(n) u.
+  const double scale = a.template cast<double>().sum() / w_vec.template cast<double>().sum();
+  Vector<S> b = (w_vec.template cast<double>() * scale).template cast<S>();
   return {std::move(a), std::move(b)};
 }
 

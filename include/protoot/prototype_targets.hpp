@@ -11,6 +11,7 @@
 #include <string>
 
 #include "protoot/kmeans.hpp"
+#include "protoot/l2_normalize.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
@@ -51,6 +52,9 @@ struct PrototypeTargetsOptions {
   /// Solve all four with the released code's fixed recipe (prototype_sinkhorn_released)
   /// instead of `sinkhorn`.
   bool released_recipe = false;
+  /// Prototype-side marginal 1/K in all four problems (SwAV's equipartition) instead of the
+  /// K-means proportions: the imbalance ablation. The clusters still report their proportions.
+  bool uniform_marginals = false;
 };
 
 template <class Scalar>
@@ -96,9 +100,11 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
     return result;
   };
   auto solve = [&](const auto& Z, const KMeansResult<S>& owner, S rho) {
-    return options.released_recipe
-               ? prototype_sinkhorn_released(Z, owner.centroids, owner.proportions, rho)
-               : prototype_sinkhorn(Z, owner.centroids, owner.proportions, options.sinkhorn, rho);
+    const Index k = owner.centroids.rows();
+    const Vector<S> marginal =
+        options.uniform_marginals ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : owner.proportions;
+    return options.released_recipe ? prototype_sinkhorn_released(Z, owner.centroids, marginal, rho)
+                                   : prototype_sinkhorn(Z, owner.centroids, marginal, options.sinkhorn, rho);
   };
 
   PrototypeTargets<S> targets;
@@ -110,6 +116,28 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
   targets.ab = solve(ZA, targets.clusters_b, options.rho);
   targets.ba = solve(ZB, targets.clusters_a, options.rho);
   return targets;
+}
+
+/// The released ProtoOT code's per-batch prototype step: prototype j <- the L2-normalised
+/// plan-weighted mean of the samples, normalise(sum_i plan(i, j) z_i). plan: n x K (>= 0), Z:
+/// n x d samples, previous: K x d prototypes, kept (normalised) for a prototype whose weighted
+/// mean is zero (no mass). Returns K x d unit rows. O(n K d). Throws std::invalid_argument on
+/// mismatched shapes, non-finite input or a zero previous prototype that would be kept.
+template <class DP, class DZ, class DC>
+Matrix<typename DZ::Scalar> plan_weighted_prototypes(const Eigen::MatrixBase<DP>& plan, const Eigen::MatrixBase<DZ>& Z,
+                                                     const Eigen::MatrixBase<DC>& previous) {
+  using S = typename DZ::Scalar;
+  constexpr const char* where = "plan_weighted_prototypes";
+  detail::require_size(plan.rows(), Z.rows(), where, "plan rows (one per sample)");
+  detail::require_size(previous.rows(), plan.cols(), where, "previous prototypes (one per plan column)");
+  detail::require_size(previous.cols(), Z.cols(), where, "previous prototypes' dimension");
+  detail::require_finite(plan, where, "plan");
+  detail::require_finite(Z, where, "Z");
+  detail::require_finite(previous, where, "previous");
+  Matrix<S> means = plan.transpose() * Z;
+  for (Index j = 0; j < means.rows(); ++j)
+    if (!(means.row(j).norm() > S(0))) means.row(j) = previous.row(j);
+  return l2_normalize_rows(means);
 }
 
 }  // namespace protoot
