@@ -70,7 +70,8 @@ TEMPLATE_TEST_CASE("coral: without regularisation the source gets the target's m
   const Matrix<S> Xt = correlated<S>(50, 4, 3.0, 4);
   const Matrix<S> mapped = apply_affine(coral(Xs, Xt, S(0)), Xs);
   const auto covariance = [](const Matrix<S>& X) {
-    const Eigen::MatrixXd centred = X.template cast<double>().rowwise() - X.template cast<double>().colwise().mean();
+    const Eigen::MatrixXd x = X.template cast<double>();
+    const Eigen::MatrixXd centred = x.rowwise() - x.colwise().mean();
     return Eigen::MatrixXd(centred.transpose() * centred / double(X.rows() - 1));
   };
   const double tolerance = is_double<S>() ? 1e-10 : 2e-4;

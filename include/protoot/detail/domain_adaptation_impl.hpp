@@ -139,9 +139,8 @@ PrototypeMatching<typename DA::Scalar> match_prototypes(const Eigen::MatrixBase<
   detail::require_positive(epsilon, where, "epsilon");
 
   // Clamped: roundoff can put cos(x, x) just above 1, and a cost below 0 is meaningless.
-  const Matrix<S> C = (S(1) - (l2_normalize_rows(Ca) * l2_normalize_rows(Cb.template cast<S>()).transpose()).array())
-                          .cwiseMax(S(0))
-                          .matrix();
+  const Matrix<S> cosine = l2_normalize_rows(Ca) * l2_normalize_rows(Cb.template cast<S>()).transpose();
+  const Matrix<S> C = (S(1) - cosine.array()).cwiseMax(S(0)).matrix();
   SinkhornOptions<S> options;
   options.epsilon = epsilon;
   options.log_domain = true;
