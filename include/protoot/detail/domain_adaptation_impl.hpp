@@ -1,0 +1,164 @@
+// protoot/detail/domain_adaptation_impl.hpp — definitions of protoot/domain_adaptation.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <Eigen/Eigenvalues>
+
+#include "protoot/l2_normalize.hpp"
+#include "protoot/retrieval.hpp"
+#include "protoot/sinkhorn.hpp"
+#include "protoot/validation.hpp"
+
+namespace protoot {
+namespace detail {
+
+template <class S>
+using ColumnMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// Unbiased covariance (np.cov(X, rowvar=False)) plus `ridge` on the diagonal, d x d.
+template <class D>
+ColumnMatrix<typename D::Scalar> regularised_covariance(const Eigen::MatrixBase<D>& X, typename D::Scalar ridge) {
+  using S = typename D::Scalar;
+  const Matrix<S> centred = X.rowwise() - X.colwise().mean();
+  ColumnMatrix<S> cov = (centred.transpose() * centred) / S(X.rows() - 1);
+  cov.diagonal().array() += ridge;
+  return cov;
+}
+
+/// Index of the largest entry of a row or column (first on ties, like numpy.argmax).
+template <class D>
+Index argmax(const Eigen::DenseBase<D>& x) {
+  Index best;
+  x.maxCoeff(&best);
+  return best;
+}
+
+}  // namespace detail
+
+template <class D>
+Matrix<typename D::Scalar> apply_affine(const AffineMap<typename D::Scalar>& map, const Eigen::MatrixBase<D>& X) {
+  constexpr const char* where = "apply_affine";
+  detail::require_size(map.linear.rows(), X.cols(), where, "map.linear rows (X columns)");
+  detail::require_size(map.linear.cols(), X.cols(), where, "map.linear columns (X columns)");
+  detail::require_size(map.offset.size(), X.cols(), where, "map.offset size (X columns)");
+  return (X * map.linear).rowwise() + map.offset.transpose();
+}
+
+template <class DS, class DT>
+AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eigen::MatrixBase<DT>& Xt,
+                                     typename DS::Scalar regularisation) {
+  using S = typename DS::Scalar;
+  constexpr const char* where = "coral";
+  detail::require_feature_pair(Xs, Xt, where, "Xs", "Xt", "Xt columns (feature dimension)");
+  detail::require(Xs.rows() >= 2 && Xt.rows() >= 2, where,
+                  "a covariance needs at least 2 rows in Xs and in Xt (got " + std::to_string(Xs.rows()) +
+                      " and " + std::to_string(Xt.rows()) + ")");
+  detail::require(regularisation >= S(0) && std::isfinite(static_cast<double>(regularisation)), where,
+                  "regularisation must be finite and >= 0");
+  const Eigen::SelfAdjointEigenSolver<detail::ColumnMatrix<S>> source(
+      detail::regularised_covariance(Xs, regularisation));
+  const Eigen::SelfAdjointEigenSolver<detail::ColumnMatrix<S>> target(
+      detail::regularised_covariance(Xt.template cast<S>(), regularisation));
+  detail::require(source.eigenvalues().minCoeff() > S(0), where,
+                  "cov(Xs) + regularisation I is singular (fewer independent rows than features?): "
+                  "increase regularisation");
+  // Ct is PSD in exact arithmetic; clamp the roundoff-negative eigenvalues of a singular one.
+  const auto& Vs = source.eigenvectors();
+  const auto& Vt = target.eigenvectors();
+  const detail::ColumnMatrix<S> source_inverse_sqrt =
+      Vs * source.eigenvalues().cwiseSqrt().cwiseInverse().asDiagonal() * Vs.transpose();
+  const detail::ColumnMatrix<S> target_sqrt =
+      Vt * target.eigenvalues().cwiseMax(S(0)).cwiseSqrt().asDiagonal() * Vt.transpose();
+  AffineMap<S> map;
+  map.linear = source_inverse_sqrt * target_sqrt;
+  map.offset = (Xt.template cast<S>().colwise().mean() - Xs.colwise().mean() * map.linear).transpose();
+  return map;
+}
+
+template <class DS, class DT>
+SinkhornTransportResult<typename DS::Scalar> sinkhorn_transport(
+    const Eigen::MatrixBase<DS>& Xs, const Eigen::MatrixBase<DT>& Xt,
+    const SinkhornTransportOptions<typename DS::Scalar>& options) {
+  using S = typename DS::Scalar;
+  constexpr const char* where = "sinkhorn_transport";
+  detail::require_feature_pair(Xs, Xt, where, "Xs", "Xt", "Xt columns (feature dimension)");
+  const Matrix<S> xs = Xs;
+  const Matrix<S> xt = Xt.template cast<S>();
+  // ||s||^2 + ||t||^2 - 2 s.t (one GEMM, as POT's dist); cancellation can leave tiny negatives.
+  Matrix<S> M = -S(2) * xs * xt.transpose();
+  M.colwise() += xs.rowwise().squaredNorm();
+  M.rowwise() += xt.rowwise().squaredNorm().transpose();
+  M = M.cwiseMax(S(0));
+  const S max_cost = M.maxCoeff();
+  if (options.normalise_cost_by_max && max_cost > S(0)) M /= max_cost;  // identical points: nothing to scale
+  const Index ns = xs.rows(), nt = xt.rows();
+  SinkhornResult<S> solved =
+      sinkhorn(M, Vector<S>::Constant(ns, S(1) / S(ns)), Vector<S>::Constant(nt, S(1) / S(nt)), options.sinkhorn);
+
+  SinkhornTransportResult<S> result;
+  // 1 / mass, and 0 for a row or column without mass (POT zeroes the non-finite quotients).
+  const auto inverse_or_zero = [](const Vector<S>& mass) {
+    return mass.unaryExpr([](S m) { return m > S(0) ? S(1) / m : S(0); }).eval();
+  };
+  result.source_mapped = inverse_or_zero(solved.plan.rowwise().sum()).asDiagonal() * (solved.plan * xt);
+  result.target_mapped =
+      inverse_or_zero(solved.plan.colwise().sum().transpose()).asDiagonal() * (solved.plan.transpose() * xs);
+  result.plan = std::move(solved.plan);
+  result.status = solved.status;
+  result.iterations = solved.iterations;
+  result.marginal_error = solved.marginal_error;
+  result.transport_cost = solved.transport_cost;
+  return result;
+}
+
+template <class DX, class DP>
+IndexVector assign_to_nearest_prototype(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DP>& prototypes) {
+  using S = typename DX::Scalar;
+  const SearchBlocks blocks;
+  detail::require_topk_arguments(X, prototypes, 1, blocks, "assign_to_nearest_prototype");
+  return detail::search_topk<S>(l2_normalize_rows(X), l2_normalize_rows(prototypes), 1, blocks).indices.col(0);
+}
+
+template <class DA, class DB>
+PrototypeMatching<typename DA::Scalar> match_prototypes(const Eigen::MatrixBase<DA>& Ca,
+                                                        const Vector<typename DA::Scalar>& pa,
+                                                        const Eigen::MatrixBase<DB>& Cb,
+                                                        const Vector<typename DA::Scalar>& pb,
+                                                        typename DA::Scalar epsilon) {
+  using S = typename DA::Scalar;
+  constexpr const char* where = "match_prototypes";
+  detail::require_feature_pair(Ca, Cb, where, "Ca", "Cb", "Cb columns (feature dimension)");
+  detail::require_size(pa.size(), Ca.rows(), where, "pa must have one entry per row of Ca");
+  detail::require_size(pb.size(), Cb.rows(), where, "pb must have one entry per row of Cb");
+  detail::require_distribution(pa, where, "pa");
+  detail::require_distribution(pb, where, "pb");
+  detail::require_positive(epsilon, where, "epsilon");
+
+  // Clamped: roundoff can put cos(x, x) just above 1, and a cost below 0 is meaningless.
+  const Matrix<S> cosine = l2_normalize_rows(Ca) * l2_normalize_rows(Cb.template cast<S>()).transpose();
+  const Matrix<S> C = (S(1) - cosine.array()).cwiseMax(S(0)).matrix();
+  SinkhornOptions<S> options;
+  options.epsilon = epsilon;
+  options.log_domain = true;
+  options.max_iterations = 10000;
+  options.epsilon_start = C.maxCoeff();  // anneal from the cost scale: few iterations at small epsilon
+  // Float potentials stall near u max C / epsilon (see SinkhornOptions::tolerance); ask no less.
+  options.tolerance = std::max(S(1e-9), S(4) * std::numeric_limits<S>::epsilon() * C.maxCoeff() / epsilon);
+  SinkhornResult<S> solved = sinkhorn(C, pa, pb, options);
+
+  PrototypeMatching<S> matching;
+  matching.a_to_b.resize(C.rows());
+  matching.b_to_a.resize(C.cols());
+  for (Index i = 0; i < C.rows(); ++i) matching.a_to_b(i) = detail::argmax(solved.plan.row(i));
+  for (Index j = 0; j < C.cols(); ++j) matching.b_to_a(j) = detail::argmax(solved.plan.col(j));
+  matching.plan = std::move(solved.plan);
+  matching.cost = solved.transport_cost;
+  matching.status = solved.status;
+  return matching;
+}
+
+}  // namespace protoot
