@@ -131,12 +131,13 @@ class CollectiveCheck {
 /// Collective: the feature dimension d shared by every non-empty shard (`cols` here); an empty
 /// shard may have any number of columns. Records an error in `check` when they differ or all
 /// shards are empty; returns d (0 when all are empty).
-inline Index agreed_width(MPI_Comm comm, CollectiveCheck& check, Index rows, Index cols, const char* name) {
+inline Index agreed_width(MPI_Comm comm, CollectiveCheck& check, const char* where, Index rows, Index cols,
+                          const char* name) {
   std::int64_t range[2] = {rows > 0 ? std::int64_t(cols) : INT64_MAX, rows > 0 ? -std::int64_t(cols) : INT64_MAX};
   MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT64_T, MPI_MIN, comm);
   check.local([&] {
-    protoot::detail::require(range[0] != INT64_MAX, "mpi", std::string(name) + " is empty on every rank");
-    protoot::detail::require(range[0] == -range[1], "mpi",
+    protoot::detail::require(range[0] != INT64_MAX, where, std::string(name) + " is empty on every rank");
+    protoot::detail::require(range[0] == -range[1], where,
                              std::string(name) + " shards have different feature dimensions (between " +
                                  std::to_string(range[0]) + " and " + std::to_string(-range[1]) + " columns)");
   });

@@ -315,7 +315,7 @@ KMeansResult<S> sharded_kmeans(MPI_Comm comm, const Eigen::Ref<const Matrix<S>>&
   constexpr const char* where = "mpi::kmeans";
   CollectiveCheck check(comm, where);
   const RowLayout layout = row_layout(comm, X.rows());
-  const Index d = agreed_width(comm, check, X.rows(), X.cols(), "X");
+  const Index d = agreed_width(comm, check, where, X.rows(), X.cols(), "X");
   Matrix<S> unit;
   int weighted = o.weights.size() != 0;  // an empty shard's weights are empty either way
   MPI_Allreduce(MPI_IN_PLACE, &weighted, 1, MPI_INT, MPI_LOR, comm);

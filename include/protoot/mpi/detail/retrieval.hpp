@@ -43,8 +43,8 @@ void check_search(MPI_Comm comm, const char* where, const Eigen::Ref<const Matri
                   Matrix<S>& unit_gallery, RowLayout& gallery_layout, CollectiveCheck& check) {
   namespace pd = protoot::detail;
   gallery_layout = row_layout(comm, gallery.rows());
-  const Index dq = agreed_width(comm, check, queries.rows(), queries.cols(), "queries");
-  const Index dg = agreed_width(comm, check, gallery.rows(), gallery.cols(), "gallery");
+  const Index dq = agreed_width(comm, check, where, queries.rows(), queries.cols(), "queries");
+  const Index dg = agreed_width(comm, check, where, gallery.rows(), gallery.cols(), "gallery");
   check.local([&] {
     pd::require_size(dg, dq, where, "gallery columns (feature dimension) of queries' d");
     pd::require(k >= 1 && k <= gallery_layout.rows(), where,

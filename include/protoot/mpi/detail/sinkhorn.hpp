@@ -20,7 +20,7 @@ void validate_sharded_sinkhorn(MPI_Comm comm, const char* where, const Eigen::Re
                                const SinkhornOptions<S>& o) {
   namespace pd = protoot::detail;
   CollectiveCheck check(comm, where);
-  const Index m = agreed_width(comm, check, C.rows(), C.cols(), "cost C");
+  const Index m = agreed_width(comm, check, where, C.rows(), C.cols(), "cost C");
   check.local([&] {
     pd::require_size(a.size(), C.rows(), where, "a must have one entry per local row of C");
     pd::require_finite(a, where, "a");
