@@ -25,8 +25,9 @@ constexpr Index kmeans_rows_per_partial = 16384;
 /// chunk of rows_per_partial global rows and added in global chunk order, never by MPI_SUM.
 /// Against protoot::kmeans the semantics are the same (seeding draws, greedy k-means++, Lloyd,
 /// empty-cluster relocation, stopping rules); labels agree and centroids/inertia differ only by
-/// the rounding of the other summation order (a different draw is possible only when a uniform
-/// number falls within rounding of a cumulative-mass boundary).
+/// the rounding of the other summation order. Exceptions, both ties within rounding: a uniform
+/// draw at a cumulative-mass boundary, and restarts (n_init > 1) whose final inertias are equal
+/// to rounding (each side may keep a different one; labels then differ by a permutation).
 ///
 /// Cost per Lloyd iteration: O(n_r k d) local GEMM work (the CPU kernel's 512-row blocks;
 /// Eigen may thread each GEMM); communication: one ordered sum of the chunk partials,
