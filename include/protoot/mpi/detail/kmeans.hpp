@@ -75,6 +75,8 @@ class ShardedKMeans {
 
  private:
   S weight(Index i) const { return weighted_ ? weights_(i) : S(1); }
+  /// The work rows as the CPU kernel's point set.
+  pd::KMeansData<S> data() const { return {X_, norms_, weighted_ ? &weights_ : nullptr, o_.spherical}; }
   Index chunk_end(Index c) const { return std::min(X_.rows(), (c + 1) * chunk_); }
   /// The rank working on global row i.
   int worker(Index i) const { return work_.owner(i); }
@@ -143,6 +145,7 @@ class ShardedKMeans {
     Matrix<S> centres(k, d);
     Vector<S> closest = Vector<S>::Ones(n);
     Matrix<S> distance_to;
+    const pd::KMeansData<S> points = data();
     for (Index c = 0; c < k; ++c) {
       std::vector<double> chunk_mass(std::size_t(chunks_), 0.0);
       for (Index q = 0; q < chunks_; ++q)
@@ -156,13 +159,8 @@ class ShardedKMeans {
       distance_to.resize(n, m);
       for (Index b = 0; b < n; b += pd::kmeans_block_rows) {
         const Index rows = std::min(pd::kmeans_block_rows, n - b);
-        auto block = distance_to.middleRows(b, rows);
-        block.noalias() = S(-2) * X_.middleRows(b, rows) * candidates.transpose();
-        for (Index r = 0; r < rows; ++r)
-          for (Index j = 0; j < m; ++j) {
-            const S d2 = std::max(S(0), block(r, j) + norms_(b + r) + candidate_norms(j));
-            block(r, j) = c == 0 ? d2 : std::min(d2, closest(b + r));
-          }
+        pd::distances_to_candidates(points, b, rows, candidates, candidate_norms, c == 0 ? nullptr : &closest,
+                                    distance_to.middleRows(b, rows));
       }
       const std::vector<double> potential = chunk_sums(m, [&](Index i, double* p) {
         for (Index j = 0; j < m; ++j) p[j] += double(weight(i)) * double(distance_to(i, j));
@@ -260,33 +258,23 @@ class ShardedKMeans {
     }
   }
 
-  /// One Lloyd run as protoot::kmeans's (same stopping rules); labels in the work layout.
+  /// One Lloyd run as protoot::kmeans's (the same loop); labels in the work layout.
   void lloyd(Matrix<S> centroids, double shift_tolerance, int restart, KMeansResult<S>& result) const {
     const Index n = X_.rows(), k = centroids.rows();
-    IndexVector labels(n), previous;
+    IndexVector labels(n);
     Vector<S> distances(n);
-    pd::ClusterSums next;
-    result.inertia_history.clear();
-    result.converged = false;
-    result.iterations = 0;
-    for (int it = 1; it <= o_.max_iterations; ++it) {
-      const double inertia = assign(centroids, labels, distances, &next);
-      relocate_empty_clusters(labels, distances, next);
-      const Matrix<S> before = centroids;
-      pd::update_centroids(next, o_.spherical, centroids);
-      const double shift = double((centroids - before).squaredNorm());
-      result.iterations = it;
-      result.inertia_history.push_back(S(inertia));
-      const bool go_on = !o_.callback || o_.callback(KMeansProgress<S>{restart, it, S(inertia), S(shift)});
-      int stable = it > 1 && labels == previous;
-      MPI_Allreduce(MPI_IN_PLACE, &stable, 1, MPI_INT, MPI_LAND, comm_);
-      if (stable || shift <= shift_tolerance) {
-        result.converged = true;
-        break;
-      }
-      if (!go_on) break;
-      previous = labels;
-    }
+    pd::lloyd_iterations(
+        centroids, o_.spherical, o_, shift_tolerance, restart, result, labels,
+        [&](pd::ClusterSums& next) {
+          const double inertia = assign(centroids, labels, distances, &next);
+          relocate_empty_clusters(labels, distances, next);
+          return inertia;
+        },
+        [&](const IndexVector& previous) {  // collective: unchanged on every rank
+          int unchanged = previous.size() == n && labels == previous;
+          MPI_Allreduce(MPI_IN_PLACE, &unchanged, 1, MPI_INT, MPI_LAND, comm_);
+          return unchanged != 0;
+        });
     result.inertia = S(assign(centroids, labels, distances, nullptr));
     result.centroids = std::move(centroids);
     const std::vector<double> counts = chunk_sums(2 * k, [&](Index i, double* p) {
