@@ -41,13 +41,17 @@ const char* const usage =
 struct Arguments {
   std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve-mpi";
   unsigned seed = 0;
+  bool help = false;
 };
 
 Arguments parse_arguments(int argc, char** argv) {
   Arguments a;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") throw std::invalid_argument(usage);
+    if (flag == "--help" || flag == "-h") {
+      a.help = true;
+      return a;
+    }
     if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value\n" + usage);
     const std::string value = argv[++i];
     if (flag == "--domain-a") a.domain_a = value;
@@ -139,6 +143,11 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     const Arguments args = parse_arguments(argc, argv);
+    if (args.help) {
+      if (rank == 0) std::fputs(usage, stdout);
+      MPI_Finalize();
+      return 0;
+    }
     const double start = MPI_Wtime();
     // A file problem seen by some ranks only stops every rank (no rank waits in a collective).
     Shards s;
