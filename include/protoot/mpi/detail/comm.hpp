@@ -144,6 +144,23 @@ inline Index agreed_width(MPI_Comm comm, CollectiveCheck& check, const char* whe
   return range[0] == INT64_MAX ? 0 : Index(range[0]);
 }
 
+/// An MPI datatype of `bytes` contiguous bytes (counts then fit in an int up to 2^31 items);
+/// freed when the object goes.
+class ContiguousType {
+ public:
+  explicit ContiguousType(Index bytes) {
+    MPI_Type_contiguous(int(bytes), MPI_BYTE, &type_);
+    MPI_Type_commit(&type_);
+  }
+  ~ContiguousType() { MPI_Type_free(&type_); }
+  ContiguousType(const ContiguousType&) = delete;
+  ContiguousType& operator=(const ContiguousType&) = delete;
+  MPI_Datatype get() const { return type_; }
+
+ private:
+  MPI_Datatype type_;
+};
+
 /// Collective: moves rows of `width` T values (row-major) from layout `from` to layout `to` of
 /// the same global rows; returns this rank's rows under `to`.
 template <class T>
@@ -152,18 +169,16 @@ std::vector<T> move_rows(MPI_Comm comm, const T* data, Index width, const RowLay
   const int P = from.size, me = from.rank;
   std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
   auto overlap = [](Index a0, Index a1, Index b0, Index b1) { return std::max<Index>(0, std::min(a1, b1) - std::max(a0, b0)); };
-  for (int q = 0; q < P; ++q) {
-    const Index out = overlap(from.offsets[me], from.offsets[me + 1], to[q], to[q + 1]);
-    const Index in = overlap(from.offsets[q], from.offsets[q + 1], to[me], to[me + 1]);
-    send_counts[q] = int(out * width * Index(sizeof(T)));
-    recv_counts[q] = int(in * width * Index(sizeof(T)));
-    // rows leave and arrive in global order, so both sides are contiguous and ascending
-    send_displs[q] = int((std::max(from.offsets[me], to[q]) - from.offsets[me]) * width * Index(sizeof(T)));
-    recv_displs[q] = int((std::max(from.offsets[q], to[me]) - to[me]) * width * Index(sizeof(T)));
+  for (int q = 0; q < P; ++q) {  // in rows; rows leave and arrive in global order, contiguously
+    send_counts[q] = int(overlap(from.offsets[me], from.offsets[me + 1], to[q], to[q + 1]));
+    recv_counts[q] = int(overlap(from.offsets[q], from.offsets[q + 1], to[me], to[me + 1]));
+    send_displs[q] = int(std::max(from.offsets[me], to[q]) - from.offsets[me]);
+    recv_displs[q] = int(std::max(from.offsets[q], to[me]) - to[me]);
   }
-  std::vector<T> received(std::size_t((to[me + 1] - to[me]) * width));
-  MPI_Alltoallv(data, send_counts.data(), send_displs.data(), MPI_BYTE, received.data(), recv_counts.data(),
-                recv_displs.data(), MPI_BYTE, comm);
+  std::vector<T> received(static_cast<std::size_t>((to[me + 1] - to[me]) * width));
+  const ContiguousType row(std::max<Index>(width, 1) * Index(sizeof(T)));
+  MPI_Alltoallv(data, send_counts.data(), send_displs.data(), row.get(), received.data(), recv_counts.data(),
+                recv_displs.data(), row.get(), comm);
   return received;
 }
 

@@ -23,8 +23,9 @@ void shift_left(MPI_Comm comm, std::vector<T>& v, const RowLayout& layout) {
   std::int64_t out = std::int64_t(v.size()), in = 0;
   MPI_Sendrecv(&out, 1, MPI_INT64_T, left, 0, &in, 1, MPI_INT64_T, right, 0, comm, MPI_STATUS_IGNORE);
   std::vector<T> received(static_cast<std::size_t>(in));
-  MPI_Sendrecv(v.data(), int(out * std::int64_t(sizeof(T))), MPI_BYTE, left, 1, received.data(),
-               int(in * std::int64_t(sizeof(T))), MPI_BYTE, right, 1, comm, MPI_STATUS_IGNORE);
+  const ContiguousType item(Index(sizeof(T)));
+  MPI_Sendrecv(v.data(), int(out), item.get(), left, 1, received.data(), int(in), item.get(), right, 1, comm,
+               MPI_STATUS_IGNORE);
   v.swap(received);
 }
 
