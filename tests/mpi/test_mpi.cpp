@@ -268,3 +268,26 @@ TEST_CASE("bad sharded input is one clear error on every rank, never a hang", "[
   MPI_Allreduce(MPI_IN_PLACE, &alive, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   CHECK(alive == P);
 }
+
+TEST_CASE("a callback that stops on one rank stops every rank", "[mpi][errors]") {
+  const int rank = rank_of(MPI_COMM_WORLD), P = size_of(MPI_COMM_WORLD);
+  const Matrix<double> X = clusters(700, 4, 3, 10);
+  const Shard s = shard_of(X.rows(), Split::skewed);
+  KMeansOptions<double> o;
+  o.tolerance = 0;
+  o.callback = [&](const KMeansProgress<double>& p) { return !(rank == P - 1 && p.iteration == 2); };
+  const KMeansResult<double> clustered = mpi::kmeans(MPI_COMM_WORLD, X.middleRows(s.first, s.count), 3, o, 512);
+  CHECK(clustered.iterations == 2);
+
+  Matrix<double> C(s.count, 5);
+  for (Index i = 0; i < s.count; ++i)
+    for (Index j = 0; j < 5; ++j) C(i, j) = X(s.first + i, j % 4) * X(s.first + i, j % 4) / 10;
+  SinkhornOptions<double> so;
+  so.epsilon = 0.01;
+  so.tolerance = 0;
+  so.callback = [&](const SinkhornProgress<double>& p) { return !(rank == P - 1 && p.iteration == 3); };
+  const auto solved = mpi::sinkhorn(MPI_COMM_WORLD, C, Vector<double>::Constant(s.count, 1.0 / 700),
+                                    Vector<double>::Constant(5, 0.2), so);
+  CHECK(solved.status == SinkhornStatus::interrupted);
+  CHECK(solved.iterations == 3);
+}

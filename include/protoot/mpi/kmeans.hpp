@@ -16,7 +16,8 @@ constexpr Index kmeans_rows_per_partial = 16384;
 /// n_r x d shard X_rows (consecutive global rows in rank order; any split, empty shards
 /// allowed), options.weights holds the weights of its rows (n_r; empty everywhere = all ones).
 /// Every other option, k and rows_per_partial must be the same on all ranks; the callback runs on
-/// every rank with the global progress. Collective over `comm`.
+/// every rank with the global progress, and the run stops when it returns false on any rank.
+/// Collective over `comm`.
 ///
 /// Returns on every rank the global centroids, sizes, proportions, inertia, iterations and
 /// history, and in `labels` the labels of this rank's rows (n_r).

@@ -21,7 +21,8 @@ namespace protoot::mpi {
 /// C_rows: this rank's n_r x m rows (0 rows allowed; every non-empty shard has the same m);
 /// a_rows (n_r): their row marginal; b (m): the column marginal, equal on all ranks, of the same
 /// total mass as all of a. options as protoot::sinkhorn, identical on all ranks except f_init,
-/// which holds this rank's rows (n_r; empty: zeros); the callback runs on every rank.
+/// which holds this rank's rows (n_r; empty: zeros); the callback runs on every rank, and the
+/// solve stops (interrupted) when it returns false on any rank.
 /// Returns on every rank: plan = this rank's n_r x m rows, f = its n_r row potentials, the whole
 /// g (m), and the same iterations, status, marginal errors and transport cost as one process
 /// solving the whole problem (to rounding: column sums are added in another order).

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -227,6 +228,18 @@ inline std::vector<double> ordered_chunk_sum(MPI_Comm comm, const std::vector<do
   std::vector<double> sum(static_cast<std::size_t>(length));
   MPI_Allgatherv(my_slice.data(), int(my_width), MPI_DOUBLE, sum.data(), counts.data(), displs.data(), MPI_DOUBLE, comm);
   return sum;
+}
+
+/// A progress callback made collective: every rank calls `user` and all go on only if all
+/// returned true, so a callback that stops on one rank stops every rank (none waits alone).
+template <class Progress>
+std::function<bool(const Progress&)> collective_callback(MPI_Comm comm, const std::function<bool(const Progress&)>& user) {
+  if (!user) return nullptr;
+  return [comm, user](const Progress& progress) {
+    int go_on = user(progress);
+    MPI_Allreduce(MPI_IN_PLACE, &go_on, 1, MPI_INT, MPI_LAND, comm);
+    return go_on != 0;
+  };
 }
 
 /// Collective: element-wise sum (or max) of `count` values, the same bits on every rank

@@ -345,7 +345,10 @@ KMeansResult<S> sharded_kmeans(MPI_Comm comm, const Eigen::Ref<const Matrix<S>>&
   check.same("initial_centroids", o.initial_centroids.data(), o.initial_centroids.size());
   check.finish();
   const Eigen::Ref<const Matrix<S>> points = unit.size() ? Eigen::Ref<const Matrix<S>>(unit) : X;
-  ShardedKMeans<S> solver(comm, layout, points, weighted ? o.weights : Vector<S>(), weighted != 0, d, rows_per_partial, o);
+  KMeansOptions<S> collective = o;
+  collective.callback = collective_callback(comm, o.callback);
+  ShardedKMeans<S> solver(comm, layout, points, weighted ? o.weights : Vector<S>(), weighted != 0, d, rows_per_partial,
+                          collective);
   return solver.run(k);
 }
 

@@ -69,7 +69,9 @@ SinkhornResult<typename DC::Scalar> solve_sharded(MPI_Comm comm, const char* whe
   const protoot::detail::RowShards<S> shards{
       [comm](S* values, Index count) { allreduce_identical(comm, values, count, MPI_SUM); },
       [comm](S* values, Index count) { allreduce_identical(comm, values, count, MPI_MAX); }};
-  return protoot::detail::SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, options, true, &shards).solve();
+  SinkhornOptions<S> collective = options;
+  collective.callback = collective_callback(comm, options.callback);
+  return protoot::detail::SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, collective, true, &shards).solve();
 }
 
 }  // namespace protoot::mpi::detail
