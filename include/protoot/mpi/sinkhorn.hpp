@@ -50,4 +50,24 @@ SinkhornResult<typename DC::Scalar> sinkhorn_unbalanced(MPI_Comm comm, const Eig
   return detail::solve_sharded(comm, "mpi::sinkhorn_unbalanced", C_rows, a_rows, b, rho_a, rho_b, options);
 }
 
+/// Entropic OT between point clouds with the squared Euclidean cost C_ij = ||x_i - y_j||^2:
+/// X_rows (n_r x d, this rank's points, row marginal a_rows) against Y (m x d, column marginal b,
+/// both the same on every rank). Each rank forms only its n_r x m cost block (one GEMM, units of
+/// squared distance, so epsilon is too); the n x m cost never exists anywhere. rho_a, rho_b as
+/// mpi::sinkhorn_unbalanced (default +infinity: balanced). Returns and throws as mpi::sinkhorn,
+/// plus shards of different d, Y of another d or different across ranks, non-finite points.
+/// O(n_r m d) once + O(n_r m) per iteration per rank.
+template <class DX, class DA, class DB>
+SinkhornResult<typename DX::Scalar> sinkhorn_point_clouds(
+    MPI_Comm comm, const Eigen::MatrixBase<DX>& X_rows, const Matrix<typename DX::Scalar>& Y,
+    const Eigen::MatrixBase<DA>& a_rows, const Eigen::MatrixBase<DB>& b,
+    const SinkhornOptions<typename DX::Scalar>& options,
+    typename DX::Scalar rho_a = std::numeric_limits<typename DX::Scalar>::infinity(),
+    typename DX::Scalar rho_b = std::numeric_limits<typename DX::Scalar>::infinity()) {
+  using S = typename DX::Scalar;
+  detail::require_communicator(comm, "mpi::sinkhorn_point_clouds");
+  const Matrix<S> C = detail::sharded_squared_distances<S>(comm, "mpi::sinkhorn_point_clouds", X_rows.derived(), Y);
+  return detail::solve_sharded(comm, "mpi::sinkhorn_point_clouds", C, a_rows, b, rho_a, rho_b, options);
+}
+
 }  // namespace protoot::mpi

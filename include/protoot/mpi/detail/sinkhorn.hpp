@@ -74,4 +74,28 @@ SinkhornResult<typename DC::Scalar> solve_sharded(MPI_Comm comm, const char* whe
   return protoot::detail::SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, collective, true, &shards).solve();
 }
 
+/// The squared Euclidean cost of this rank's points X (n_r x d) against Y (m x d), checked
+/// collectively (agreed d, Y the same everywhere, finite), as one n_r x m GEMM block.
+template <class S>
+Matrix<S> sharded_squared_distances(MPI_Comm comm, const char* where, const Eigen::Ref<const Matrix<S>>& X,
+                                    const Matrix<S>& Y) {
+  namespace pd = protoot::detail;
+  CollectiveCheck check(comm, where);
+  const Index d = agreed_width(comm, check, where, X.rows(), X.cols(), "points X");
+  Matrix<S> C;
+  check.local([&] {
+    pd::require_nonempty(Y, where, "points Y");
+    pd::require_size(Y.cols(), d, where, "points Y must have the feature dimension d of X");
+    pd::require_finite(X, where, "points X");
+    pd::require_finite(Y, where, "points Y");
+    C.noalias() = S(-2) * X * Y.transpose();
+    C.colwise() += X.rowwise().squaredNorm();
+    C.rowwise() += Y.rowwise().squaredNorm().transpose();
+    C = C.cwiseMax(S(0));  // rounding may leave -0.0-ish negatives for coincident points
+  });
+  check.same("points Y", Y.data(), Y.size());
+  check.finish();
+  return C;
+}
+
 }  // namespace protoot::mpi::detail
