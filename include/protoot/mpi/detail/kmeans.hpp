@@ -309,6 +309,7 @@ KMeansResult<S> sharded_kmeans(MPI_Comm comm, const Eigen::Ref<const Matrix<S>>&
   MPI_Allreduce(MPI_IN_PLACE, &weighted, 1, MPI_INT, MPI_LOR, comm);
   check.local([&] {
     pd::require_finite(X, where, "X");
+    pd::require_finite(X.rowwise().squaredNorm(), where, "squared row norms of X (overflow: rescale X)");
     if (weighted) {
       pd::require_size(o.weights.size(), X.rows(), where, "weights must have one entry per local point");
       pd::require_finite(o.weights, where, "weights");
