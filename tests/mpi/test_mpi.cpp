@@ -222,6 +222,7 @@ TEST_CASE("mpi::prototype_targets matches prototype_targets", "[mpi][prototype]"
   PrototypeTargetsOptions<double> o;
   o.k = 5;
   o.sinkhorn.tolerance = 1e-10;
+  o.released_recipe = GENERATE(false, true);  // the released recipe: 3 scaling iterations
   const PrototypeTargets<double> local = prototype_targets(data.a, data.b, o);
   const Shard sa = shard_of(data.a.rows(), Split::even), sb = shard_of(data.b.rows(), Split::skewed);
   const PrototypeTargets<double> sharded = mpi::prototype_targets(

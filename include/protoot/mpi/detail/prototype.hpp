@@ -63,33 +63,38 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
   check.same("released_recipe", options.released_recipe);
   check.finish();
 
-  auto cluster = [&](const Eigen::Ref<const Matrix<S>>& Z, const Matrix<S>& warm, std::uint64_t seed_offset,
-                     const char* domain) {
+  // One domain's prototypes: mpi::kmeans (seed + 1 for B), centroids on the unit sphere. Every
+  // rank holds the same centroids, so a zero one throws on every rank.
+  const auto prototypes_of = [&](const Eigen::Ref<const Matrix<S>>& Z, const Matrix<S>& warm, int domain) {
     KMeansOptions<S> o = options.kmeans;
     o.initial_centroids = warm;
-    o.seed += seed_offset;
-    KMeansResult<S> result = mpi::kmeans(comm, Z, warm.size() != 0 ? warm.rows() : options.k, o, rows_per_partial);
-    if (!o.spherical) {  // the same centroids on every rank: every rank throws or none
-      const Vector<S> norms = result.centroids.rowwise().norm();
-      pd::require(norms.minCoeff() > S(0), where, std::string("a centroid of domain ") + domain + " is zero");
-      result.centroids = norms.cwiseInverse().asDiagonal() * result.centroids;
-    }
-    return result;
-  };
-  auto solve = [&](const Eigen::Ref<const Matrix<S>>& Z, const KMeansResult<S>& owner, S rho) {
-    return options.released_recipe
-               ? sharded_prototype_sinkhorn<S>(comm, Z, owner.centroids, owner.proportions,
-                                               released_prototype_sinkhorn_options<S>(), rho, true)
-               : sharded_prototype_sinkhorn<S>(comm, Z, owner.centroids, owner.proportions, options.sinkhorn, rho, false);
+    o.seed += std::uint64_t(domain);
+    KMeansResult<S> clusters = mpi::kmeans(comm, Z, warm.size() ? warm.rows() : options.k, o, rows_per_partial);
+    const Vector<S> length = clusters.centroids.rowwise().norm();
+    pd::require(o.spherical || length.minCoeff() > S(0), where,
+                std::string("a centroid of domain ") + "AB"[domain] + " is zero");
+    if (!o.spherical) clusters.centroids = length.cwiseInverse().asDiagonal() * clusters.centroids;
+    return clusters;
   };
   PrototypeTargets<S> targets;
-  targets.clusters_a = cluster(ZA, options.prototypes_a, 0, "A");
-  targets.clusters_b = cluster(ZB, options.prototypes_b, 1, "B");
+  targets.clusters_a = prototypes_of(ZA, options.prototypes_a, 0);
+  targets.clusters_b = prototypes_of(ZB, options.prototypes_b, 1);
+  // <samples><prototypes>: onto the own domain's prototypes with a hard marginal, onto the other's
+  // relaxed by rho; the released recipe swaps in its cost and fixed options.
+  const SinkhornOptions<S> solver = options.released_recipe ? released_prototype_sinkhorn_options<S>() : options.sinkhorn;
   const S hard = std::numeric_limits<S>::infinity();
-  targets.aa = solve(ZA, targets.clusters_a, hard);
-  targets.bb = solve(ZB, targets.clusters_b, hard);
-  targets.ab = solve(ZA, targets.clusters_b, options.rho);
-  targets.ba = solve(ZB, targets.clusters_a, options.rho);
+  const struct {
+    PrototypeSinkhornResult<S>* out;
+    const Eigen::Ref<const Matrix<S>>* samples;
+    const KMeansResult<S>* owner;
+    S rho;
+  } problems[] = {{&targets.aa, &ZA, &targets.clusters_a, hard},
+                  {&targets.bb, &ZB, &targets.clusters_b, hard},
+                  {&targets.ab, &ZA, &targets.clusters_b, options.rho},
+                  {&targets.ba, &ZB, &targets.clusters_a, options.rho}};
+  for (const auto& p : problems)
+    *p.out = sharded_prototype_sinkhorn<S>(comm, *p.samples, p.owner->centroids, p.owner->proportions, solver, p.rho,
+                                           options.released_recipe);
   return targets;
 }
 
