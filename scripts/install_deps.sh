@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is present. Needs root (or sudo) only to install.
 set -euo pipefail
 packages=(cmake g++ make libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev catch2 libbenchmark-dev
-          libomp-dev clang libclang-rt-dev
+          libomp-dev clang libclang-rt-dev libopenmpi-dev openmpi-bin
           python3 python3-numpy python3-pot python3-sklearn python3-faiss)
 missing=()
 for p in "${packages[@]}"; do

@@ -231,6 +231,19 @@ inline Index sample_by_mass(const std::vector<double>& cumulative, double u) {
   return std::min<Index>(static_cast<Index>(it - cumulative.begin()), static_cast<Index>(cumulative.size()) - 1);
 }
 
+/// Squared distances of rows [first, first + rows) of the data to the candidates (one GEMM) into
+/// `block` (rows x candidates), each capped by closest(i) when `closest` is given.
+template <class Scalar, class Block>
+void distances_to_candidates(const KMeansData<Scalar>& data, Index first, Index rows, const Matrix<Scalar>& candidates,
+                             const Vector<Scalar>& candidate_norms, const Vector<Scalar>* closest, Block&& block) {
+  block.noalias() = Scalar(-2) * data.X.middleRows(first, rows) * candidates.transpose();
+  for (Index r = 0; r < rows; ++r)
+    for (Index j = 0; j < candidates.rows(); ++j) {
+      const Scalar d2 = std::max(Scalar(0), block(r, j) + data.squared_norms(first + r) + candidate_norms(j));
+      block(r, j) = closest ? std::min(d2, (*closest)(first + r)) : d2;
+    }
+}
+
 /// Greedy k-means++: each new centre is the best (lowest resulting potential) of `trials`
 /// candidates drawn with probability w_i D(x_i)^2; distances to candidates come from one GEMM
 /// per row block.
@@ -263,15 +276,9 @@ Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int tri
     for (auto& p : potential) p.assign(static_cast<std::size_t>(m), 0.0);
     for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
       auto block = distance_to.middleRows(first, rows);
-      block.noalias() = Scalar(-2) * data.X.middleRows(first, rows) * candidates.transpose();
-      for (Index r = 0; r < rows; ++r) {
-        const Index i = first + r;
-        for (Index j = 0; j < m; ++j) {
-          const Scalar d2 = std::max(Scalar(0), block(r, j) + data.squared_norms(i) + candidate_norms(j));
-          block(r, j) = c == 0 ? d2 : std::min(d2, closest(i));
-          potential[t][j] += double(data.weight(i)) * double(block(r, j));
-        }
-      }
+      distances_to_candidates(data, first, rows, candidates, candidate_norms, c == 0 ? nullptr : &closest, block);
+      for (Index r = 0; r < rows; ++r)
+        for (Index j = 0; j < m; ++j) potential[t][j] += double(data.weight(first + r)) * double(block(r, j));
     });
     Index best = 0;
     for (Index j = 1; j < m; ++j) {
@@ -299,35 +306,54 @@ Matrix<Scalar> random_points(const KMeansData<Scalar>& data, Index k, std::mt199
   return centres;
 }
 
-/// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
-template <class Scalar>
-void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
-           double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
-  const Index n = data.X.rows(), k = centroids.rows();
-  IndexVector labels(n), previous;
-  Vector<Scalar> distances(n);
+/// The Lloyd iterations from `centroids` (updated in place) with kmeans()'s stopping rules, shared
+/// by the CPU and MPI back ends: assign(next) assigns `labels` (and distances) to the current
+/// centroids, fills the cluster sums `next` (empty clusters refilled) and returns the inertia;
+/// unchanged(previous) says whether `labels` equal the previous iteration's (empty at first).
+/// Sets iterations, converged and inertia_history of `result`.
+template <class Scalar, class Assign, class Unchanged>
+void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOptions<Scalar>& options,
+                      double shift_tolerance, int restart, KMeansResult<Scalar>& result, IndexVector& labels,
+                      Assign&& assign, Unchanged&& unchanged) {
+  IndexVector previous;
   ClusterSums next;
   result.inertia_history.clear();
   result.converged = false;
   result.iterations = 0;
   for (int it = 1; it <= options.max_iterations; ++it) {
-    const double inertia = assign_to_centroids(data, centroids, labels, distances, &next);
-    relocate_empty_clusters(data, labels, distances, next);
+    const double inertia = assign(next);
     const Matrix<Scalar> before = centroids;
-    update_centroids(next, data.spherical, centroids);
+    update_centroids(next, spherical, centroids);
     const double shift = double((centroids - before).squaredNorm());
     result.iterations = it;
     result.inertia_history.push_back(Scalar(inertia));
     const bool go_on = !options.callback ||
                        options.callback(KMeansProgress<Scalar>{restart, it, Scalar(inertia), Scalar(shift)});
-    if ((previous.size() == n && labels == previous) || shift <= shift_tolerance) {
+    if (unchanged(previous) || shift <= shift_tolerance) {
       result.converged = true;
       break;
     }
     if (!go_on) break;
     previous.swap(labels);
-    labels.resize(n);
+    labels.resize(previous.size());
   }
+}
+
+/// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
+template <class Scalar>
+void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
+           double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
+  const Index n = data.X.rows(), k = centroids.rows();
+  IndexVector labels(n);
+  Vector<Scalar> distances(n);
+  lloyd_iterations(
+      centroids, data.spherical, options, shift_tolerance, restart, result, labels,
+      [&](ClusterSums& next) {
+        const double inertia = assign_to_centroids(data, centroids, labels, distances, &next);
+        relocate_empty_clusters(data, labels, distances, next);
+        return inertia;
+      },
+      [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
   result.inertia = Scalar(assign_to_centroids(data, centroids, labels, distances, nullptr));
   result.centroids = std::move(centroids);
   result.sizes.setZero(k);

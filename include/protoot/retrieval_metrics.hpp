@@ -49,6 +49,25 @@ inline double percent_of(Index hits, Index total, const char* where) {
   return 100.0 * double(hits) / double(total);
 }
 
+/// 1-based ranks of R relevant items in ranking order, from others_before (R + 1): how many
+/// non-relevant items rank just before relevant item t (the last entry, after all, is unused).
+inline std::vector<Index> ranks_from_counts(const std::vector<Index>& others_before) {
+  std::vector<Index> ranks(others_before.size() - 1);
+  Index before = 0;
+  for (std::size_t t = 0; t < ranks.size(); ++t) {
+    before += others_before[t];
+    ranks[t] = Index(t) + 1 + before;
+  }
+  return ranks;
+}
+
+/// Average precision of one query from the ascending 1-based ranks of its relevant items (>= 1).
+inline double average_precision(const std::vector<Index>& ranks) {
+  double precision_sum = 0;
+  for (std::size_t t = 0; t < ranks.size(); ++t) precision_sum += double(t + 1) / double(ranks[t]);
+  return precision_sum / double(ranks.size());
+}
+
 /// 1-based ranks (ascending) of the relevant items of one similarity row: those j with
 /// gallery_labels(j) == label. O(m log R).
 template <class S>
@@ -64,13 +83,7 @@ std::vector<Index> relevant_ranks(const S* row, Index m, const IndexVector& gall
       const auto p = std::lower_bound(relevant.begin(), relevant.end(), Candidate<S>{row[j], j}, RanksBefore());
       ++others_before[static_cast<std::size_t>(p - relevant.begin())];
     }
-  std::vector<Index> ranks(relevant.size());
-  Index before = 0;
-  for (std::size_t t = 0; t < relevant.size(); ++t) {
-    before += others_before[t];
-    ranks[t] = Index(t) + 1 + before;
-  }
-  return ranks;
+  return ranks_from_counts(others_before);
 }
 
 }  // namespace detail
@@ -121,9 +134,7 @@ RetrievalScores evaluate_retrieval(const Eigen::MatrixBase<DQ>& queries, const I
     for (Index i = q0; i < q0 + tile.rows(); ++i) {
       const std::vector<Index> ranks = detail::relevant_ranks(tile.row(i - q0).data(), m, gallery_labels, query_labels(i));
       const Index relevant = Index(ranks.size());
-      double precision_sum = 0;
-      for (Index t = 0; t < relevant; ++t) precision_sum += double(t + 1) / double(ranks[t]);
-      average_precision(i) = relevant ? precision_sum / double(relevant) : -1;  // -1: no relevant item
+      average_precision(i) = relevant ? detail::average_precision(ranks) : -1;  // -1: no relevant item
       for (Index c = 0; c < nk; ++c) {
         r(i, c) = std::min(ks[c], relevant);
         hits(i, c) = std::upper_bound(ranks.begin(), ranks.end(), r(i, c)) - ranks.begin();

@@ -94,11 +94,9 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   }
 }
 
-/// validate_sinkhorn_problem plus finite cost entries.
+/// The cost's own checks (finite, and above the resolution of epsilon > 0); any rows of it.
 template <class S>
-void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
-                       const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
-  validate_sinkhorn_problem(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
+void validate_sinkhorn_cost(const char* where, const Eigen::Ref<const Matrix<S>>& C, const SinkhornOptions<S>& options) {
   // The plan is exp((f_i + g_j - C_ij) / epsilon), and the potentials carry rounding errors of
   // about u max|C| (u = unit roundoff); once epsilon < u max|C| that noise exceeds 1 in the
   // exponent, so no entry has a correct digit and, further down, exp overflows to Inf.
@@ -116,6 +114,14 @@ void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, 
       fail(where, os.str());
     }
   }
+}
+
+/// validate_sinkhorn_problem plus validate_sinkhorn_cost.
+template <class S>
+void validate_sinkhorn(const char* where, const Eigen::Ref<const Matrix<S>>& C, const Vector<S>& a,
+                       const Vector<S>& b, S rho_a, S rho_b, const SinkhornOptions<S>& options) {
+  validate_sinkhorn_problem(where, C.rows(), C.cols(), a, b, rho_a, rho_b, options);
+  validate_sinkhorn_cost(where, C, options);
 }
 
 template <class DC, class DA, class DB>

@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -60,6 +61,14 @@ Scalar relaxation_exponent(Scalar rho, Scalar epsilon) {
   return std::isinf(rho) ? Scalar(1) : rho / (rho + epsilon);
 }
 
+/// Hook for a solve whose cost rows are spread over processes (protoot/mpi/sinkhorn.hpp): `sum`
+/// and `max` turn `count` per-process partial values, in place, into the global ones, the same
+/// bits on every process. Without it (null) the kernel's rows are the whole problem.
+template <class Scalar>
+struct RowShards {
+  std::function<void(Scalar* values, Index count)> sum, max;
+};
+
 template <class Scalar>
 class SinkhornKernel {
  public:
@@ -67,9 +76,11 @@ class SinkhornKernel {
   using CostRef = Eigen::Ref<const Matrix<S>>;
 
   /// `parallel` = false keeps the solve on the calling thread (used inside sinkhorn_batch).
+  /// `shards`: C and a are this process's rows of a larger problem (b is whole), see RowShards.
   SinkhornKernel(const CostRef& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
-                 const SinkhornOptions<S>& options, bool parallel)
-      : C_(C), a_(a), b_(balanced_target(a, b, rho_a, rho_b)), rho_a_(rho_a), rho_b_(rho_b), opt_(options),
+                 const SinkhornOptions<S>& options, bool parallel, const RowShards<S>* shards = nullptr)
+      : shards_(shards), C_(C), a_(a), b_(balanced_target(combined_sum(a.sum(), shards), b, rho_a, rho_b)),
+        rho_a_(rho_a), rho_b_(rho_b), opt_(options),
         n_(C.rows()), m_(C.cols()),
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b_.array().log()),
@@ -114,9 +125,17 @@ class SinkhornKernel {
   }
   /// A balanced problem's b, rescaled to a's mass: the masses may differ by rounding (callers
   /// accept 1e-6 relative), which would otherwise put a floor under the marginal error.
-  static Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
+  static Vector<S> balanced_target(S mass_a, const Vector<S>& b, S rho_a, S rho_b) {
     if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-    return b * (a.sum() / b.sum());
+    return b * (mass_a / b.sum());
+  }
+  /// Sums over the rows of all processes (this process's value alone without shards).
+  static S combined_sum(S value, const RowShards<S>* shards) {
+    if (shards) shards->sum(&value, 1);
+    return value;
+  }
+  void combine_sums(S* values, Index count) const {
+    if (shards_) shards_->sum(values, count);
   }
   /// Rows are split into this many fixed blocks, each with its own column accumulator, handed
   /// out to threads dynamically: a descheduled thread (busy machine) holds up one block, not
@@ -151,6 +170,7 @@ PROTOOT_OMP(for schedule(dynamic, 1) nowait)
     }
     // After the join: one synchronisation per pass (blocks * m additions, small next to the pass).
     column_sums_ = Eigen::Map<const Matrix<S>>(column_buffer_.data(), blocks, m).colwise().sum().transpose();
+    combine_sums(column_sums_.data(), m_);
   }
 
   /// Records iteration k's error; returns true when the solve must stop (converged/callback).
@@ -273,9 +293,13 @@ PROTOOT_OMP(for schedule(static))
 PROTOOT_OMP(simd)
         for (Index q = 0; q < count; ++q) my_top[q] = std::max(my_top[q], (f[i] - c[column(q)]) * inv_eps);
       }
-PROTOOT_OMP(single)
-      for (int t = 0; t < threads_; ++t)
-        for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
+PROTOOT_OMP(master)  // the thread that may call the shards' (MPI) hook
+      {
+        for (int t = 0; t < threads_; ++t)
+          for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
+        if (shards_) shards_->max(column_top.data(), count);
+      }
+PROTOOT_OMP(barrier)
 PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
@@ -283,12 +307,11 @@ PROTOOT_OMP(simd)
         for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
       }
     }
-    std::vector<S> lse(static_cast<std::size_t>(count));
-    for (Index q = 0; q < count; ++q) {
-      S total = S(0);
-      for (int t = 0; t < threads_; ++t) total += sum[std::size_t(t) * count + q];
-      lse[q] = column_top[q] + std::log(total);
-    }
+    std::vector<S> lse(static_cast<std::size_t>(count), S(0));
+    for (Index q = 0; q < count; ++q)
+      for (int t = 0; t < threads_; ++t) lse[q] += sum[std::size_t(t) * count + q];
+    combine_sums(lse.data(), count);
+    for (Index q = 0; q < count; ++q) lse[q] = column_top[q] + std::log(lse[q]);
     return lse;
   }
 
@@ -377,6 +400,11 @@ PROTOOT_OMP(atomic write)
 PROTOOT_OMP(simd)
         for (Index j = 0; j < m; ++j) accumulator[j] += ui * kr[j];
       });
+      if (shards_) {  // every process must stop at the same iterate
+        S failures = finite ? S(0) : S(1);
+        shards_->sum(&failures, 1);
+        finite = failures == S(0);
+      }
       if (!finite) return numerical_error(u_, v_previous_, k - 1);
       S error = S(0);
       for (Index j = 0; j < m_; ++j) {
@@ -424,6 +452,10 @@ PROTOOT_OMP(atomic)
     S error_a = S(0), error_b = S(0);
     for (Index i = 0; i < n_; ++i) error_a += std::abs(row_sums[i] - relaxed_target(a_[i], f_[i], rho_a_));
     for (Index j = 0; j < m_; ++j) error_b += std::abs(column_sums_[j] - relaxed_target(b_[j], g_[j], rho_b_));
+    S row_side[2] = {error_a, S(cost)};
+    combine_sums(row_side, 2);
+    error_a = row_side[0];
+    cost = double(row_side[1]);
     result_.f = f_;
     result_.g = g_;
     result_.marginal_error_a = error_a;
@@ -434,6 +466,7 @@ PROTOOT_OMP(atomic)
     return std::move(result_);
   }
 
+  const RowShards<S>* shards_;
   const CostRef& C_;
   const Vector<S>& a_;
   const Vector<S> b_;
