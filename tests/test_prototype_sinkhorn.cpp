@@ -272,3 +272,24 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn: bad input is rejected with a message", "
   targets.k = 7;
   CHECK_THROWS_WITH(prototype_targets(Z, Z, targets), Catch::Contains("exceeds the number of points"));
 }
+
+TEST_CASE("float marginals of 50,000 samples pass the mass check", "[prototype_sinkhorn]") {
+  // A float sum of 50,000 weights 1/n drifts by ~1e-5 from 1: the balanced check used to reject
+  // its own rescaled marginals ("same total mass (got 1 and 0.999983)") from ~5000 rows up.
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal;
+  const Matrix<float> Z = Matrix<float>::NullaryExpr(50000, 8, [&] { return normal(rng); });
+  const Matrix<float> P = Matrix<float>::NullaryExpr(10, 8, [&] { return normal(rng); });
+  Vector<float> w = Vector<float>::LinSpaced(10, 1.0f, 3.0f);
+  w /= w.sum();
+  const auto released = prototype_sinkhorn_released(Z, P, w);
+  CHECK(released.plan.allFinite());
+  SinkhornOptions<float> o;
+  o.epsilon = 0.05f;
+  o.tolerance = 1e-4f;
+  const auto converged = prototype_sinkhorn(Z, P, w, o);
+  CHECK(converged.status == SinkhornStatus::converged);
+  // The check still catches a real mismatch, and names the masses in full precision.
+  Vector<float> a = Vector<float>::Constant(50000, 1.0f / 50000), b = Vector<float>::Constant(10, 0.101f);
+  CHECK_THROWS_WITH(sinkhorn(prototype_cost(Z, P), a, b, o), Catch::Contains("same total mass") && Catch::Contains("1.01"));
+}
