@@ -61,6 +61,7 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
   check.same("k", options.k);
   check.same("rho", options.rho);
   check.same("released_recipe", options.released_recipe);
+  check.same("uniform_marginals", options.uniform_marginals);
   check.finish();
 
   // One domain's prototypes: mpi::kmeans (seed + 1 for B), centroids on the unit sphere. Every
@@ -92,9 +93,13 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
                   {&targets.bb, &ZB, &targets.clusters_b, hard},
                   {&targets.ab, &ZA, &targets.clusters_b, options.rho},
                   {&targets.ba, &ZB, &targets.clusters_a, options.rho}};
-  for (const auto& p : problems)
-    *p.out = sharded_prototype_sinkhorn<S>(comm, *p.samples, p.owner->centroids, p.owner->proportions, solver, p.rho,
+  for (const auto& p : problems) {
+    const Index k = p.owner->centroids.rows();
+    const Vector<S> marginal =
+        options.uniform_marginals ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : p.owner->proportions;
+    *p.out = sharded_prototype_sinkhorn<S>(comm, *p.samples, p.owner->centroids, marginal, solver, p.rho,
                                            options.released_recipe);
+  }
   return targets;
 }
 
