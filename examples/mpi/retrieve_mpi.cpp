@@ -20,10 +20,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "../cli.hpp"
 #include "protoot/io/npy.hpp"
 #include "protoot/mpi/retrieval.hpp"
 #include "protoot/synthetic.hpp"
@@ -165,19 +167,25 @@ int main(int argc, char** argv) {
     const RetrievalScores ab = mpi::evaluate_retrieval(MPI_COMM_WORLD, s.a, s.labels_a, s.b, s.labels_b, ks);
     const RetrievalScores ba = mpi::evaluate_retrieval(MPI_COMM_WORLD, s.b, s.labels_b, s.a, s.labels_a, ks);
     if (rank == 0) {
-      std::filesystem::create_directories(args.out);
-      std::ofstream csv(args.out + "/results.csv");
-      csv << "method,direction,metric,value\n";
+      examples::OutputSet out(args.out);  // written whole at the end, as protoot-retrieve
+      std::ostringstream csv;
+      csv.precision(10);
+      csv << "method,direction,metric,mean,sd,runs\n";
       std::printf("%-18s %-9s %7s %7s %7s %7s\n", "method", "direction", "P@1", "P@5", "P@15", "mAP");
       const std::pair<const char*, const RetrievalScores*> directions[] = {{"A->B", &ab}, {"B->A", &ba}};
+      double mean_pk = 0, mean_ap = 0;
       for (const auto& [direction, scores] : directions) {
         const double values[] = {scores->precision[0], scores->precision[4], scores->precision[14],
                                  scores->mean_average_precision};
         const char* names[] = {"P@1", "P@5", "P@15", "mAP"};
-        for (int t = 0; t < 4; ++t) csv << "raw," << direction << ',' << names[t] << ',' << values[t] << '\n';
+        for (int t = 0; t < 4; ++t) csv << "raw," << direction << ',' << names[t] << ',' << values[t] << ",0,1\n";
+        mean_pk += (values[0] + values[1] + values[2]) / 6;
+        mean_ap += values[3] / 2;
         std::printf("%-18s %-9s %7.2f %7.2f %7.2f %7.2f\n", "raw", direction, values[0], values[1], values[2], values[3]);
       }
-      if (!csv) throw std::runtime_error("cannot write " + args.out + "/results.csv");
+      csv << "raw,both,mean_P@K," << mean_pk << ",0,1\nraw,both,mean_mAP," << mean_ap << ",0,1\n";
+      out.stage_text("results.csv", csv.str());
+      out.commit();
       std::printf("wrote %s/results.csv with %d ranks in %.2f s\n", args.out.c_str(), ranks, MPI_Wtime() - start);
     }
   } catch (const std::exception& e) {
