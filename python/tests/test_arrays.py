@@ -15,7 +15,7 @@ class DLPackOnly:
     def __init__(self, array):
         self._array = array
 
-    def __dlpack__(self, stream=None):
+    def __dlpack__(self, stream=None, **kwargs):  # NumPy 2 also passes max_version, copy
         return self._array.__dlpack__()
 
     def __dlpack_device__(self):
