@@ -18,18 +18,20 @@ import math
 
 from . import _core, unbalanced
 from ._arrays import floats, labels, solve_dtype
-from ._core import KMeansInit, KMeansOptions, RetrievalScores, SinkhornOptions, SinkhornStatus
+from ._core import (KMeansInit, KMeansOptions, PrototypeTargetsOptions, RetrievalScores, SinkhornOptions,
+                    SinkhornStatus)
 from ._pot import sinkhorn, sinkhorn2
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "KMeansInit", "KMeansOptions", "RetrievalScores", "SinkhornOptions", "SinkhornStatus",
-    "sinkhorn", "sinkhorn2", "unbalanced", "sinkhorn_options", "kmeans_options",
-    "solve_sinkhorn", "solve_sinkhorn_unbalanced", "prototype_cost", "prototype_sinkhorn",
-    "prototype_sinkhorn_cost", "prototype_sinkhorn_released", "kmeans", "cosine_topk",
-    "inner_product_topk", "evaluate_retrieval", "info_nce", "info_nce_logits",
-    "info_nce_two_views", "prototype_contrast", "prototype_contrast_soft", "ot_target_loss",
+    "KMeansInit", "KMeansOptions", "PrototypeTargetsOptions", "RetrievalScores", "SinkhornOptions",
+    "SinkhornStatus", "sinkhorn", "sinkhorn2", "unbalanced", "sinkhorn_options", "kmeans_options",
+    "prototype_targets_options", "solve_sinkhorn", "solve_sinkhorn_unbalanced", "prototype_cost",
+    "prototype_sinkhorn", "prototype_sinkhorn_cost", "prototype_sinkhorn_released", "prototype_targets",
+    "kmeans", "cosine_topk", "inner_product_topk", "evaluate_retrieval", "cosine_neighbours",
+    "info_nce", "info_nce_logits", "info_nce_two_views", "prototype_contrast", "prototype_contrast_soft",
+    "neighbour_contrast", "ot_target_loss",
 ]
 
 
@@ -54,6 +56,13 @@ def kmeans_options(**fields):
     """A KMeansOptions with the given fields set (n_init, max_iterations, tolerance, seed,
     spherical, init, local_trials, initial_centroids, weights)."""
     return _with_fields(KMeansOptions(), fields)
+
+
+def prototype_targets_options(**fields):
+    """A PrototypeTargetsOptions (C++ defaults: spherical K-means of 50 iterations, epsilon 0.05 to
+    a marginal error of 1e-4, rho 0.1) with the given fields set (k, kmeans, prototypes_a,
+    prototypes_b, sinkhorn, rho, released_recipe)."""
+    return _with_fields(PrototypeTargetsOptions(), fields)
 
 
 def _marginal(x, dtype, name):
@@ -109,6 +118,14 @@ def prototype_sinkhorn_released(Z, P, w, rho=math.inf):
                                              float(rho))
 
 
+def prototype_targets(ZA, ZB, options):
+    """ProtoOT's targets for two domains (protoot::prototype_targets): K-means of each domain, then
+    the prototype OT solves aa, bb (hard) and ab, ba (onto the other domain's prototypes, relaxed by
+    options.rho). Returns a PrototypeTargets (clusters_a, clusters_b, aa, bb, ab, ba)."""
+    t = solve_dtype(ZA)
+    return _core.prototype_targets(floats(ZA, t, 2, "ZA"), floats(ZB, t, 2, "ZB"), options)
+
+
 def kmeans(X, k, options=None):
     """K-means (protoot::kmeans) of the rows of X (n x d) into k clusters, 1 <= k <= n.
     Returns a KMeansResult (centroids, labels, sizes, proportions, inertia, iterations, ...)."""
@@ -136,6 +153,14 @@ def evaluate_retrieval(queries, query_labels, gallery, gallery_labels, ks=(1, 5,
     return _core.evaluate_retrieval(floats(queries, t, 2, "queries"), labels(query_labels, "query_labels"),
                                     floats(gallery, t, 2, "gallery"), labels(gallery_labels, "gallery_labels"),
                                     [int(k) for k in ks])
+
+
+def cosine_neighbours(queries, bank, k, excluded=None):
+    """The k most cosine-similar bank rows of every query (n x k int64, best first; excluded_i: a
+    bank row query i may not pick, -1 = none)."""
+    t = solve_dtype(queries)
+    return _core.cosine_neighbours(floats(queries, t, 2, "queries"), floats(bank, t, 2, "bank"), int(k),
+                                   _excluded(excluded))
 
 
 def _loss(out, grad):
@@ -186,6 +211,14 @@ def prototype_contrast_soft(features, prototypes, assignment, tau, grad=False):
     return _loss(_core.prototype_contrast_soft(floats(features, t, 2, "features"),
                                                floats(prototypes, t, 2, "prototypes"),
                                                floats(assignment, t, 2, "assignment"), float(tau), bool(grad)), grad)
+
+
+def neighbour_contrast(queries, bank, k, tau, excluded=None, grad=False):
+    """Neighbour contrast: pull each query to its k cosine neighbours in the bank (softmax over the
+    whole bank). Returns the loss, or (loss, d_queries, d_bank) when grad is true."""
+    t = solve_dtype(queries)
+    return _loss(_core.neighbour_contrast(floats(queries, t, 2, "queries"), floats(bank, t, 2, "bank"), int(k),
+                                          float(tau), _excluded(excluded), bool(grad)), grad)
 
 
 def ot_target_loss(features, prototypes, plan, tau, grad=False):

@@ -22,11 +22,10 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include "protoot/contrastive.hpp"
 #include "protoot/kmeans.hpp"
-#include "protoot/losses/info_nce.hpp"
-#include "protoot/losses/ot_target_loss.hpp"
-#include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
+#include "protoot/prototype_targets.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/retrieval_metrics.hpp"
 #include "protoot/sinkhorn.hpp"
@@ -94,6 +93,19 @@ protoot::KMeansOptions<S> narrow(const protoot::KMeansOptions<double>& o) {
 }
 
 template <class S>
+protoot::PrototypeTargetsOptions<S> narrow(const protoot::PrototypeTargetsOptions<double>& o) {
+  protoot::PrototypeTargetsOptions<S> r;
+  r.k = o.k;
+  r.kmeans = narrow<S>(o.kmeans);
+  r.prototypes_a = o.prototypes_a.cast<S>();
+  r.prototypes_b = o.prototypes_b.cast<S>();
+  r.sinkhorn = narrow<S>(o.sinkhorn);
+  r.rho = S(o.rho);
+  r.released_recipe = o.released_recipe;
+  return r;
+}
+
+template <class S>
 void bind_results(nb::module_& m, const char* suffix) {
   using R = protoot::SinkhornResult<S>;
   const std::string s(suffix);
@@ -126,6 +138,15 @@ void bind_results(nb::module_& m, const char* suffix) {
       .def_ro("converged", &K::converged)
       .def_ro("restart", &K::restart)
       .def_ro("inertia_history", &K::inertia_history);
+  using PT = protoot::PrototypeTargets<S>;
+  nb::class_<PT>(m, ("PrototypeTargets" + s).c_str(),
+                 "Both domains' K-means and the four prototype OT solves aa, bb, ab (A onto B's), ba.")
+      .def_ro("clusters_a", &PT::clusters_a)
+      .def_ro("clusters_b", &PT::clusters_b)
+      .def_ro("aa", &PT::aa)
+      .def_ro("bb", &PT::bb)
+      .def_ro("ab", &PT::ab)
+      .def_ro("ba", &PT::ba);
   using T = protoot::TopK<S>;
   nb::class_<T>(m, ("TopK" + s).c_str(), "Top-k gallery indices and scores per query, best first.")
       .def_ro("indices", &T::indices)
@@ -158,6 +179,10 @@ void bind_functions(nb::module_& m) {
   m.def("prototype_sinkhorn_released", [](Array2<S> Z, Array2<S> P, Array1<S> w, S rho) {
         return protoot::prototype_sinkhorn_released(map(Z), map(P), map(w), rho);
       }, "Z"_a.noconvert(), "P"_a.noconvert(), "w"_a.noconvert(), "rho"_a = inf, Release());
+
+  m.def("prototype_targets", [](Array2<S> ZA, Array2<S> ZB, const protoot::PrototypeTargetsOptions<double>& o) {
+        return protoot::prototype_targets(map(ZA), map(ZB), narrow<S>(o));
+      }, "ZA"_a.noconvert(), "ZB"_a.noconvert(), "options"_a, Release());
 
   m.def("kmeans", [](Array2<S> X, Index k, const protoot::KMeansOptions<double>& o) {
         return protoot::kmeans(map(X), k, narrow<S>(o));
@@ -203,6 +228,18 @@ void bind_functions(nb::module_& m) {
         const S loss = protoot::prototype_contrast_soft(map(Z), map(C), map(W), tau, grad ? &g : nullptr);
         return std::make_tuple(loss, std::move(g.features), std::move(g.prototypes));
       }, "features"_a.noconvert(), "prototypes"_a.noconvert(), "assignment"_a.noconvert(), "tau"_a, "grad"_a,
+      Release());
+  m.def("cosine_neighbours", [](Array2<S> q, Array2<S> bank, Index k, std::optional<Labels> excluded) {
+        const std::optional<IndexVector> ex = excluded ? std::optional(labels(*excluded)) : std::nullopt;
+        return protoot::cosine_neighbours(map(q), map(bank), k, ex ? &*ex : nullptr);
+      }, "queries"_a.noconvert(), "bank"_a.noconvert(), "k"_a, "excluded"_a.noconvert().none(), Release());
+  m.def("neighbour_contrast", [](Array2<S> q, Array2<S> bank, Index k, S tau, std::optional<Labels> excluded,
+                                 bool grad) {
+        const std::optional<IndexVector> ex = excluded ? std::optional(labels(*excluded)) : std::nullopt;
+        protoot::PrototypeGradients<S> g;
+        const S loss = protoot::neighbour_contrast(map(q), map(bank), k, tau, ex ? &*ex : nullptr, grad ? &g : nullptr);
+        return std::make_tuple(loss, std::move(g.features), std::move(g.prototypes));
+      }, "queries"_a.noconvert(), "bank"_a.noconvert(), "k"_a, "tau"_a, "excluded"_a.noconvert().none(), "grad"_a,
       Release());
   m.def("ot_target_loss", [](Array2<S> Z, Array2<S> C, Array2<S> Q, S tau, bool grad) {
         protoot::PrototypeGradients<S> g;
@@ -251,6 +288,17 @@ NB_MODULE(_core, m) {
       .def_rw("local_trials", &KO::local_trials)
       .def_rw("initial_centroids", &KO::initial_centroids)
       .def_rw("weights", &KO::weights);
+  using PO = protoot::PrototypeTargetsOptions<double>;
+  nb::class_<PO>(m, "PrototypeTargetsOptions",
+                 "prototype_targets options (protoot::PrototypeTargetsOptions, same defaults).")
+      .def(nb::init<>())
+      .def_rw("k", &PO::k)
+      .def_rw("kmeans", &PO::kmeans)
+      .def_rw("prototypes_a", &PO::prototypes_a)
+      .def_rw("prototypes_b", &PO::prototypes_b)
+      .def_rw("sinkhorn", &PO::sinkhorn)
+      .def_rw("rho", &PO::rho)
+      .def_rw("released_recipe", &PO::released_recipe);
   nb::class_<protoot::RetrievalScores>(m, "RetrievalScores", "P@K for each K of ks and mAP, in percent.")
       .def_ro("ks", &protoot::RetrievalScores::ks)
       .def_ro("precision", &protoot::RetrievalScores::precision)

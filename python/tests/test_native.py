@@ -197,3 +197,36 @@ def test_prototype_losses(rng):
     _, dZ2, dC2 = protoot.ot_target_loss(Z, C, plan, 0.4, grad=True)
     np.testing.assert_allclose(dZ2, dZ, rtol=1e-12)
     np.testing.assert_allclose(dC2, dC, rtol=1e-12)
+
+
+def test_prototype_targets_are_kmeans_then_prototype_sinkhorn(rng):
+    ZA, ZB = rng.normal(size=(40, 5)), rng.normal(size=(30, 5)) + 0.2
+    options = protoot.prototype_targets_options(k=3, rho=0.5)
+    options.kmeans.seed = 7  # nested options are edited in place
+    t = protoot.prototype_targets(ZA, ZB, options)
+    km = protoot.kmeans_options(spherical=True, max_iterations=50, seed=7)
+    np.testing.assert_allclose(t.clusters_a.centroids, protoot.kmeans(ZA, 3, km).centroids, rtol=1e-12)
+    km.seed = 8  # domain B runs with seed + 1
+    np.testing.assert_allclose(t.clusters_b.centroids, protoot.kmeans(ZB, 3, km).centroids, rtol=1e-12)
+    sink = protoot.sinkhorn_options(0.05, tolerance=1e-4)
+    a, b = t.clusters_a, t.clusters_b
+    np.testing.assert_allclose(t.aa.plan, protoot.prototype_sinkhorn(ZA, a.centroids, a.proportions, sink).plan)
+    np.testing.assert_allclose(t.ab.plan, protoot.prototype_sinkhorn(ZA, b.centroids, b.proportions, sink, 0.5).plan)
+    assert t.ba.plan.shape == (30, 3) and t.bb.plan.shape == (30, 3)
+
+
+def test_cosine_neighbours_and_neighbour_contrast(rng):
+    q, bank = rng.normal(size=(5, 3)), rng.normal(size=(9, 3))
+    excluded = np.array([0, -1, 8, 2, -1])
+    S = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (bank / np.linalg.norm(bank, axis=1, keepdims=True)).T
+    S[np.arange(5)[excluded >= 0], excluded[excluded >= 0]] = -np.inf
+    nn = protoot.cosine_neighbours(q, bank, 3, excluded)
+    np.testing.assert_array_equal(nn, np.argsort(-S, axis=1, kind="stable")[:, :3])
+    targets = np.zeros((5, 9))
+    np.put_along_axis(targets, nn, 1 / 3, axis=1)
+    loss, dq, dbank = protoot.neighbour_contrast(q, bank, 3, 0.3, excluded, grad=True)
+    assert loss == pytest.approx(soft_ce(q, bank, targets, 0.3), rel=1e-12)
+    np.testing.assert_allclose(dq, finite_difference(lambda x: protoot.neighbour_contrast(x, bank, 3, 0.3, excluded),
+                                                     q), atol=1e-6)
+    _, dbank_soft = protoot.prototype_contrast_soft(q, bank, targets, 0.3, grad=True)[1:]
+    np.testing.assert_allclose(dbank, dbank_soft, rtol=1e-12)
