@@ -47,7 +47,8 @@ def test_c_contiguous_arrays_pass_through_and_others_are_copied_once(problem):
 def test_solve_dtype_follows_the_leading_array(problem):
     a, b, M = problem
     assert protoot.sinkhorn(a.astype(np.float32), b, M, 0.1).dtype == np.float64
-    r = protoot.solve_sinkhorn(M.astype(np.float32), a, b.astype(np.float64), protoot.sinkhorn_options(0.1, tolerance=1e-5))
+    options = protoot.sinkhorn_options(0.1, tolerance=1e-5)
+    r = protoot.solve_sinkhorn(M.astype(np.float32), a, b.astype(np.float64), options)
     assert r.plan.dtype == np.float32 and r.g.dtype == np.float32
     assert protoot.kmeans(np.arange(12, dtype=np.int32).reshape(6, 2), 2).centroids.dtype == np.float64
 
@@ -88,7 +89,8 @@ def test_gil_is_released_during_a_solve(rng):
     (lambda a, b, M: protoot.cosine_topk(M, M[:, :3], 2), "protoot::cosine_topk"),
     (lambda a, b, M: protoot.info_nce_two_views(M, M, -1.0), "tau"),
     (lambda a, b, M: protoot.evaluate_retrieval(M, [0.5] * len(M), M, [0] * len(M)), "must hold integers"),
-    (lambda a, b, M: protoot.prototype_sinkhorn(M, M, [1.0], protoot.sinkhorn_options(0.1)), "protoot::prototype_sinkhorn"),
+    (lambda a, b, M: protoot.prototype_sinkhorn(M, M, [1.0], protoot.sinkhorn_options(0.1)),
+     "protoot::prototype_sinkhorn"),
     (lambda a, b, M: protoot.sinkhorn(a, b, M[None], 0.1), "M must have 2 dimension"),
 ])
 def test_bad_input_raises_value_error_with_the_library_message(problem, call, message):

@@ -186,12 +186,14 @@ def test_prototype_losses(rng):
     match = np.array([0, 3, 1, 1, 2, 0])
     loss, dZ, dC = protoot.prototype_contrast(Z, C, match, 0.4, grad=True)
     assert loss == pytest.approx(soft_ce(Z, C, np.eye(4)[match], 0.4), rel=1e-12)
-    np.testing.assert_allclose(dC, finite_difference(lambda x: protoot.prototype_contrast(Z, x, match, 0.4), C), atol=1e-7)
+    np.testing.assert_allclose(dC, finite_difference(lambda x: protoot.prototype_contrast(Z, x, match, 0.4), C),
+                               atol=1e-7)
     W = rng.random((6, 4))
     W /= W.sum(1, keepdims=True)
     loss, dZ, dC = protoot.prototype_contrast_soft(Z, C, W, 0.4, grad=True)
     assert loss == pytest.approx(soft_ce(Z, C, W, 0.4), rel=1e-12)
-    np.testing.assert_allclose(dZ, finite_difference(lambda x: protoot.prototype_contrast_soft(x, C, W, 0.4), Z), atol=1e-7)
+    np.testing.assert_allclose(dZ, finite_difference(lambda x: protoot.prototype_contrast_soft(x, C, W, 0.4), Z),
+                               atol=1e-7)
     plan = 3 * W  # any row scale: ot_target_loss renormalises the rows
     assert protoot.ot_target_loss(Z, C, plan, 0.4) == pytest.approx(soft_ce(Z, C, W, 0.4), rel=1e-12)
     _, dZ2, dC2 = protoot.ot_target_loss(Z, C, plan, 0.4, grad=True)

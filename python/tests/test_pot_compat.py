@@ -29,7 +29,8 @@ def test_sinkhorn_plan_and_log_match_pot(problem, method):
 
 def test_sinkhorn_defaults_lists_and_empty_marginals_as_pot(problem):
     a, b, M = problem
-    np.testing.assert_allclose(protoot.sinkhorn(list(a), list(b), M.tolist(), REG), ot.sinkhorn(a, b, M, REG), atol=1e-9)
+    np.testing.assert_allclose(protoot.sinkhorn(list(a), list(b), M.tolist(), REG), ot.sinkhorn(a, b, M, REG),
+                               atol=1e-9)
     np.testing.assert_allclose(protoot.sinkhorn([], [], M, REG), ot.sinkhorn([], [], M, REG), atol=1e-9)
 
 
