@@ -102,6 +102,7 @@ protoot::PrototypeTargetsOptions<S> narrow(const protoot::PrototypeTargetsOption
   r.sinkhorn = narrow<S>(o.sinkhorn);
   r.rho = S(o.rho);
   r.released_recipe = o.released_recipe;
+  r.uniform_marginals = o.uniform_marginals;
   return r;
 }
 
@@ -298,7 +299,8 @@ NB_MODULE(_core, m) {
       .def_rw("prototypes_b", &PO::prototypes_b)
       .def_rw("sinkhorn", &PO::sinkhorn)
       .def_rw("rho", &PO::rho)
-      .def_rw("released_recipe", &PO::released_recipe);
+      .def_rw("released_recipe", &PO::released_recipe)
+      .def_rw("uniform_marginals", &PO::uniform_marginals);
   nb::class_<protoot::RetrievalScores>(m, "RetrievalScores", "P@K for each K of ks and mAP, in percent.")
       .def_ro("ks", &protoot::RetrievalScores::ks)
       .def_ro("precision", &protoot::RetrievalScores::precision)

@@ -215,6 +215,10 @@ def test_prototype_targets_are_kmeans_then_prototype_sinkhorn(rng):
     np.testing.assert_allclose(t.aa.plan, protoot.prototype_sinkhorn(ZA, a.centroids, a.proportions, sink).plan)
     np.testing.assert_allclose(t.ab.plan, protoot.prototype_sinkhorn(ZA, b.centroids, b.proportions, sink, 0.5).plan)
     assert t.ba.plan.shape == (30, 3) and t.bb.plan.shape == (30, 3)
+    options.uniform_marginals = True  # SwAV's equipartition instead of the K-means proportions
+    uniform = protoot.prototype_targets(ZA, ZB, options)
+    equipartition = protoot.prototype_sinkhorn(ZA, a.centroids, np.full(3, 1 / 3), sink)
+    np.testing.assert_allclose(uniform.aa.plan, equipartition.plan)
 
 
 def test_cosine_neighbours_and_neighbour_contrast(rng):
