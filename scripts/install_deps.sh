@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(cmake g++ make libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev catch2 libbenchmark-dev
           libomp-dev clang libclang-rt-dev libopenmpi-dev openmpi-bin
-          python3 python3-numpy python3-pot python3-sklearn python3-faiss)
+          python3 python3-numpy python3-pot python3-sklearn python3-faiss
+          python3-dev python3-venv python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

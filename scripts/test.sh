@@ -14,6 +14,21 @@ cmake --build build -j "$jobs"
 # A test that hangs fails after 300 s (each takes seconds) instead of stalling CI.
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
 
+# The Python package (pip install . from the root, docs/python.md), built with the project's own
+# CMake into a venv that sees Debian's numpy, POT and pytest, then tested against them (~1 min).
+python_tests() {
+  local py=/usr/bin/python3 venv=build-python/venv
+  "$py" -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install -q --retries 2 --timeout 30 -r python/requirements-build.txt || {
+    echo "protoot: cannot install python/requirements-build.txt from PyPI; the Python tests need it" >&2
+    return 1
+  }
+  CMAKE_BUILD_PARALLEL_LEVEL="$jobs" "$venv/bin/python" -m pip install -q --no-build-isolation .
+  # Any non-zero exit fails, including 5 (no tests collected).
+  "$venv/bin/python" -m pytest python/tests -q -p no:cacheprovider
+}
+python_tests
+
 # Eigen fills every new matrix with NaN here, so a read of uninitialised memory fails the same
 # way on every machine instead of depending on what the allocator hands out.
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g -DEIGEN_INITIALIZE_MATRICES_BY_NAN" \
