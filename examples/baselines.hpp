@@ -36,7 +36,7 @@ Matrix<S> standardise(const Matrix<S>& x) {
   return centred * std.cwiseInverse().asDiagonal();
 }
 
-/// CORAL: A's covariance and mean mapped onto B's (protoot::coral, regularisation 1 as POT);
+/// CORAL (Sun et al. 2016): A's covariance and mean mapped onto B's (protoot::coral, regularisation 1);
 /// both directions compare mapped A with B.
 template <class S>
 DirectionalFeatures<S> coral_features(const Matrix<S>& a, const Matrix<S>& b) {

@@ -56,7 +56,7 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   return (S(1) - similarity.array()).matrix();
 }
 
-/// The released ProtoOT code's OT step settings (METHOD.md section 2): epsilon = 0.05, exactly
+/// The released ProtoOT code's OT step settings (docs/method.md section 2): epsilon = 0.05, exactly
 /// 3 scaling iterations (prototype side first, sample side last), no early stop. Use with
 /// prototype_cost(Z, P, true) — or simply call prototype_sinkhorn_released().
 template <class Scalar>
@@ -136,7 +136,7 @@ PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
 
 /// Prototype-constrained Sinkhorn on features: prototype_sinkhorn_cost(prototype_cost(Z, P),
 /// w, options, rho, sample_marginal), i.e. cost 1 - cos(z_i, p_j) with Z (n x d) and P (k x d)
-/// normalised internally. Typical use (METHOD.md section 1): P and w = the K-means centroids and
+/// normalised internally. Typical use (docs/method.md section 1): P and w = the K-means centroids and
 /// proportions of Z's domain (rho = inf), or of the other domain (finite rho: that domain's
 /// proportions are only an estimate for this one). O(n k d + iterations * n k).
 template <class DZ, class DP, class DW>
@@ -148,7 +148,7 @@ PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn(
   return prototype_sinkhorn_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
 }
 
-/// The released ProtoOT code's recipe (METHOD.md section 2), exactly: similarities S = cos(Z, P)
+/// The released ProtoOT code's recipe (docs/method.md section 2), exactly: similarities S = cos(Z, P)
 /// with each row L2-normalised, then 3 SwAV scaling iterations on exp(S / 0.05), prototype side
 /// to w first, sample side to 1/n last; `labels` is the argmax the code trains with. rho as in
 /// prototype_sinkhorn (the released code uses a hard constraint).

@@ -1,5 +1,5 @@
 // protoot/prototype_targets.hpp — ProtoOT's per-epoch target step in one call: K-means on each
-// domain's features, then the four prototype OT problems (METHOD.md sections 1, 2 and 4)
+// domain's features, then the four prototype OT problems (docs/method.md sections 1, 2 and 4)
 //   A->A, B->B: a domain's samples onto its own prototypes, marginal = its own proportions (hard);
 //   A->B, B->A: a domain's samples onto the OTHER domain's prototypes, marginal = that domain's
 //               proportions, KL-relaxed by rho (they only estimate this domain's class mix).

@@ -1,4 +1,4 @@
-// protoot/retrieval_metrics.hpp — P@K and mAP of cross-domain retrieval (METHOD.md section 5).
+// protoot/retrieval_metrics.hpp — P@K and mAP of cross-domain retrieval (docs/method.md section 5).
 //
 // P@K: for each query, r = min(K, number of gallery items sharing its label); hits = relevant
 // items among its top r; P@K = 100 * sum(hits) / sum(r). mAP: mean over queries (with at least

@@ -1,4 +1,4 @@
-"""NumPy reference for tests/test_retrieval.cpp: P@K (METHOD.md section 5) and mAP of cosine
+"""NumPy reference for tests/test_retrieval.cpp: P@K (docs/method.md section 5) and mAP of cosine
 retrieval over the full ranking (score descending, gallery index ascending).
 
 usage: retrieval_metrics.py DIR n m d K1 [K2 ...]; reads DIR/{q,g,lq,lg}.f64 (raw float64),
