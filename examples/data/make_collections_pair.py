@@ -24,6 +24,8 @@ import os
 
 import numpy as np
 
+from long_tail import subsample
+
 OPENCV_DIGITS = "/usr/share/doc/opencv-doc/examples/data/digits.png"
 SKLEARN_DIGITS = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 
@@ -52,18 +54,6 @@ def sklearn_digits():
     with gzip.open(SKLEARN_DIGITS) as f:
         data = np.loadtxt(f, delimiter=",")
     return data[:, :64] / 16.0, data[:, 64].astype(np.int64)
-
-
-def subsample(labels, rng, per_class, imbalance):
-    order = rng.permutation(10)  # order[c] = rank of class c in this domain's tail
-    keep = []
-    for c in range(10):
-        members = np.flatnonzero(labels == c)
-        count = min(per_class or len(members), len(members))
-        if imbalance > 1:
-            count = int(np.ceil(imbalance ** (-order[c] / 9) * count))
-        keep.extend(rng.choice(members, count, replace=False))
-    return np.sort(np.array(keep))
 
 
 def main():

@@ -18,22 +18,14 @@ import os
 
 import numpy as np
 
+from long_tail import subsample
+
 SOURCE = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 
 
 def bold(images, size=3):
     padded = np.pad(images, ((0, 0), (0, size - 1), (0, size - 1)))
     return np.max([padded[:, i:i + 8, j:j + 8] for i in range(size) for j in range(size)], axis=0)
-
-
-def long_tail(labels, rng, imbalance):
-    order = rng.permutation(10)  # order[c] = rank of class c
-    keep = []
-    for c in range(10):
-        members = np.flatnonzero(labels == c)
-        count = int(np.ceil(imbalance ** (-order[c] / 9) * len(members)))
-        keep.extend(rng.choice(members, count, replace=False))
-    return np.sort(np.array(keep))
 
 
 def main():
@@ -51,7 +43,7 @@ def main():
                "b": (bold(images[perm[half:]]), labels[perm[half:]])}
     os.makedirs(args.out, exist_ok=True)
     for name, (x, y) in domains.items():
-        keep = long_tail(y, rng, args.imbalance)
+        keep = subsample(y, rng, 0, args.imbalance)
         np.save(os.path.join(args.out, f"digits_{name}.npy"), x[keep].reshape(len(keep), 64).astype(np.float32))
         np.save(os.path.join(args.out, f"digits_labels_{name}.npy"), y[keep])
         print(f"domain {name.upper()}: {len(keep)} images, per class {np.bincount(y[keep], minlength=10).tolist()}")
