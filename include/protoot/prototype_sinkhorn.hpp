@@ -85,10 +85,12 @@ std::pair<Vector<S>, Vector<S>> prototype_marginals(Index n, Index k, const Eige
   if (sample_marginal.size() != 0) {
     require_size(sample_marginal.size(), n, where, "sample marginal must have one entry per sample");
     require_distribution(sample_marginal, where, "sample marginal", 1e-4);
-    a = sample_marginal / sample_marginal.sum();
+    a = sample_marginal / S(total_mass(sample_marginal));
   }
   require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
-  Vector<S> b = w_vec * (a.sum() / w_vec.sum());
+  // Scaled in double: a float a.sum() drifts by ~n u (1.00001 at n = 50,000), which the
+  // balanced solver's mass check would then reject.
+  Vector<S> b = w_vec * S(total_mass(a) / total_mass(w_vec));
   return {std::move(a), std::move(b)};
 }
 

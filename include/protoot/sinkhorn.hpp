@@ -49,7 +49,8 @@ void require_warm_start(const Vector<S>& potential, const Eigen::MatrixBase<DW>&
 
 /// Throws std::invalid_argument naming the problem when an n x m Sinkhorn problem is ill-posed,
 /// checking all but the cost's entries (so a backend whose cost lives elsewhere, e.g. on a GPU,
-/// can share it). With both sides hard (rho = +inf) the masses must agree to 1e-6 relative.
+/// can share it). With both sides hard (rho = +inf) the masses must agree to max(1e-6, (n + m) u) relative
+/// (u = unit roundoff of S), summed in double.
 template <class S, class DA, class DB>
 void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
                                const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
@@ -62,11 +63,15 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
   require(rho_b > S(0), where, "rho_b must be > 0 (+infinity for a hard constraint)");
   if (std::isinf(rho_a) && std::isinf(rho_b)) {
-    // Summed in double: a float sum of many small weights drifts past the 1e-6 check.
-    const double mass_a = a.template cast<double>().sum(), mass_b = b.template cast<double>().sum();
-    if (std::abs(mass_a - mass_b) > 1e-6 * std::max(mass_a, mass_b)) {
+    // Relative to the mass, and never tighter than the rounding of S itself: each weight cast to
+    // S carries u relative error and a caller's own sum in S drifts by up to (n + m) u.
+    const double mass_a = total_mass(a), mass_b = total_mass(b);
+    const double tolerance = std::max(1e-6, double(std::numeric_limits<S>::epsilon()) * double(n + m));
+    if (!(std::abs(mass_a - mass_b) <= tolerance * std::max(mass_a, mass_b))) {
       std::ostringstream os;
-      os << "a and b must have the same total mass (got " << mass_a << " and " << mass_b << ")";
+      os.precision(std::numeric_limits<double>::max_digits10);
+      os << "a and b must have the same total mass (got " << mass_a << " and " << mass_b
+         << ", relative tolerance " << tolerance << ")";
       fail(where, os.str());
     }
   }
@@ -133,7 +138,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
 /// Balanced entropic optimal transport (= POT 0.8.2 `ot.sinkhorn(a, b, C, reg=epsilon)`):
 ///   min_P <P, C> + epsilon sum_ij P_ij (log P_ij - 1)   s.t.  P 1 = a,  P^T 1 = b.
 /// C: n x m cost (any storage order, float or double; units of epsilon); a (n), b (m): non-negative
-/// weights of equal total mass (1e-6 relative; b is rescaled to a's mass), any expression
+/// weights of equal total mass (max(1e-6, (n + m) u) relative, u = unit roundoff of the
+/// scalar; b is rescaled to a's mass in double), any expression
 /// convertible to the cost's scalar.
 /// Returns the plan P = exp((f_i + g_j - C_ij) / epsilon), the potentials, the status and the
 /// marginal errors of P. options.log_domain picks log-sum-exp updates (stable at any epsilon) or

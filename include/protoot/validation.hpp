@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -46,6 +47,13 @@ void require_positive(Scalar value, const char* where, const char* name) {
   }
 }
 
+/// The total of w, summed in double: a float sum of many small weights drifts by up to n
+/// roundings, far past the 1e-6 mass checks.
+template <class Derived>
+double total_mass(const Eigen::MatrixBase<Derived>& w) {
+  return w.template cast<double>().sum();
+}
+
 /// A weight vector: non-empty, finite, non-negative, with a positive total.
 template <class Derived>
 void require_weights(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name) {
@@ -60,9 +68,10 @@ template <class Derived>
 void require_distribution(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name,
                           double relative_tolerance = 1e-6) {
   require_weights(w, where, name);
-  const double total = w.template cast<double>().sum();  // float sums of many weights drift
+  const double total = total_mass(w);
   if (std::abs(total - 1.0) > relative_tolerance) {
     std::ostringstream os;
+    os.precision(std::numeric_limits<double>::max_digits10);
     os << name << " must sum to 1 (got " << total << ")";
     fail(where, os.str());
   }

@@ -38,6 +38,7 @@
 #include "protoot/detail/openmp.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
+#include "protoot/validation.hpp"
 
 namespace protoot::detail {
 
@@ -116,7 +117,7 @@ class SinkhornKernel {
   /// accept 1e-6 relative), which would otherwise put a floor under the marginal error.
   static Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
     if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-    return b * (a.sum() / b.sum());
+    return b * S(total_mass(a) / total_mass(b));  // in double: a float sum drifts with n
   }
   /// Rows are split into this many fixed blocks, each with its own column accumulator, handed
   /// out to threads dynamically: a descheduled thread (busy machine) holds up one block, not
