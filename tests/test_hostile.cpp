@@ -4,14 +4,31 @@
 // thread count. Built twice in CI (asserts on and -DNDEBUG) under ASan+UBSan.
 #include <catch2/catch.hpp>
 
+#include <climits>
 #include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
 
+#include <sys/resource.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "protoot/contrastive.hpp"
+#include "protoot/io/npy.hpp"
+#include "protoot/kmeans.hpp"
 #include "protoot/prototype_targets.hpp"
+#include "protoot/retrieval.hpp"
+#include "protoot/retrieval_metrics.hpp"
 #include "protoot/sinkhorn.hpp"
+#include "protoot/synthetic.hpp"
 
 using namespace protoot;
 
@@ -30,6 +47,43 @@ Matrix<S> uniform_matrix(Index rows, Index cols, std::uint64_t seed) {
 template <class S>
 bool all_finite(const Matrix<S>& X) {
   return X.array().isFinite().all();
+}
+
+template <class S>
+SinkhornOptions<S> sinkhorn_options(S epsilon, bool log_domain = true) {
+  SinkhornOptions<S> o;
+  o.epsilon = epsilon;
+  o.max_iterations = 30;
+  o.tolerance = S(0);
+  o.log_domain = log_domain;
+  return o;
+}
+
+template <class S>
+Vector<S> uniform_weights(Index n) {
+  return Vector<S>::Constant(n, S(1) / S(n));
+}
+
+/// Runs f with 1 and then 2 OpenMP threads (restoring the caller's setting) and returns both.
+template <class F>
+auto with_one_and_two_threads(F&& f) {
+#ifdef _OPENMP
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  auto one = f();
+  omp_set_num_threads(2);
+  auto two = f();
+  omp_set_num_threads(saved);
+  return std::make_pair(std::move(one), std::move(two));
+#else
+  return std::make_pair(f(), f());
+#endif
+}
+
+template <class M>
+bool bitwise_equal(const M& x, const M& y) {
+  return x.rows() == y.rows() && x.cols() == y.cols() &&
+         std::memcmp(x.data(), y.data(), sizeof(*x.data()) * std::size_t(x.size())) == 0;
 }
 
 }  // namespace
@@ -68,4 +122,210 @@ TEST_CASE("mass mismatch messages print the masses to full precision", "[hostile
     INFO(what);
     CHECK(what.find("1.000002") != std::string::npos);
   }
+}
+
+// ---- memory safety and UB ----------------------------------------------------------------------
+
+TEST_CASE("kmeans bounds local_trials before allocating", "[hostile][kmeans]") {
+  const Matrix<double> X = uniform_matrix<double>(50, 3, 3);
+  KMeansOptions<double> o;
+  for (const int trials : {INT_MAX, 51, -1}) {
+    o.local_trials = trials;
+    CHECK_THROWS_AS(kmeans(X, 4, o), std::invalid_argument);
+  }
+  o.local_trials = 50;
+  CHECK_NOTHROW(kmeans(X, 4, o));
+}
+
+TEMPLATE_TEST_CASE("top-k searches accept any block size", "[hostile][retrieval]", float, double) {
+  using S = TestType;
+  const Matrix<S> Q = uniform_matrix<S>(37, 5, 4), G = uniform_matrix<S>(53, 5, 5);
+  const TopK<S> expected = inner_product_topk(Q, G, 4);
+  const Index huge = std::numeric_limits<Index>::max();
+  for (const SearchBlocks blocks : {SearchBlocks{huge, huge}, SearchBlocks{huge - 1, 7}, SearchBlocks{3, huge}}) {
+    const TopK<S> got = inner_product_topk(Q, G, 4, blocks);
+    CHECK(got.indices == expected.indices);
+    // Other tile shapes may round the last bit differently (GEMM kernels), never more.
+    CHECK((got.scores - expected.scores).cwiseAbs().maxCoeff() <= 8 * std::numeric_limits<S>::epsilon());
+    CHECK(cosine_topk(Q, G, 4, blocks).indices == cosine_topk(Q, G, 4).indices);
+  }
+  IndexVector ql(37), gl(53);
+  for (Index i = 0; i < 37; ++i) ql(i) = i % 3;
+  for (Index i = 0; i < 53; ++i) gl(i) = i % 3;
+  const RetrievalScores reference = evaluate_retrieval(Q, ql, G, gl, {1, 5});
+  const RetrievalScores got = evaluate_retrieval(Q, ql, G, gl, {1, 5}, huge);
+  CHECK(got.precision == reference.precision);
+  CHECK(got.mean_average_precision == reference.mean_average_precision);
+}
+
+TEST_CASE("info_nce checks the negatives' width even when there are none", "[hostile][losses]") {
+  const Matrix<double> q = uniform_matrix<double>(4, 3, 6);
+  CHECK_THROWS_AS(info_nce(q, q, Matrix<double>(0, 5), 0.1), std::invalid_argument);
+  CHECK(std::isfinite(info_nce(q, q, Matrix<double>(0, 3), 0.1)));
+}
+
+TEST_CASE("sinkhorn checks shapes before any Eigen operation", "[hostile][sinkhorn]") {
+  // POT's sinkhorn(a, b, M) does not compile (a and b must be vectors); wrong sizes throw.
+  const Matrix<double> C = uniform_matrix<double>(4, 3, 7);
+  const auto o = sinkhorn_options(0.1);
+  CHECK_THROWS_AS(sinkhorn(C, uniform_weights<double>(3), uniform_weights<double>(3), o), std::invalid_argument);
+  CHECK_THROWS_AS(sinkhorn(C, uniform_weights<double>(4), uniform_weights<double>(4), o), std::invalid_argument);
+  CHECK_THROWS_AS(sinkhorn(Matrix<double>(0, 3), Vector<double>(0), uniform_weights<double>(3), o),
+                  std::invalid_argument);
+}
+
+// ---- Sinkhorn: silent NaN / Inf / false convergence --------------------------------------------
+
+TEMPLATE_TEST_CASE("sinkhorn rejects epsilon outside the representable range", "[hostile][sinkhorn]", float, double) {
+  using S = TestType;
+  const Matrix<S> C = uniform_matrix<S>(5, 4, 8), zero = Matrix<S>::Zero(5, 4);
+  const Vector<S> a = uniform_weights<S>(5), b = uniform_weights<S>(4);
+  const S max = std::numeric_limits<S>::max(), denormal = std::numeric_limits<S>::denorm_min() * S(16);
+  for (const S epsilon : {max, max / S(16), max / S(1000), denormal}) {
+    for (const bool log_domain : {true, false}) {
+      CHECK_THROWS_AS(sinkhorn(C, a, b, sinkhorn_options(epsilon, log_domain)), std::invalid_argument);
+      CHECK_THROWS_AS(sinkhorn(zero, a, b, sinkhorn_options(epsilon, log_domain)), std::invalid_argument);
+    }
+  }
+  auto o = sinkhorn_options(S(0.1));
+  o.epsilon_start = max;
+  o.epsilon_decay = S(0.5);
+  CHECK_THROWS_AS(sinkhorn(C, a, b, o), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("sinkhorn rejects masses that overflow or vanish", "[hostile][sinkhorn]", float, double) {
+  using S = TestType;
+  const Matrix<S> C = uniform_matrix<S>(2, 2, 9);
+  const S big = std::numeric_limits<S>::max() / S(1.5);
+  const Vector<S> huge = Vector<S>::Constant(2, big);
+  CHECK_THROWS_AS(sinkhorn(C, huge, huge, sinkhorn_options(S(0.1))), std::invalid_argument);
+  CHECK_THROWS_AS(sinkhorn_unbalanced(C, huge, huge, S(1), S(1), sinkhorn_options(S(0.1))), std::invalid_argument);
+  const Vector<S> tiny = Vector<S>::Constant(2, std::numeric_limits<S>::min() / S(4));
+  CHECK_THROWS_AS(sinkhorn(C, tiny, tiny, sinkhorn_options(S(0.1))), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("sinkhorn results do not depend on the thread count", "[hostile][sinkhorn][threads]", float,
+                   double) {
+  using S = TestType;
+  const Index n = 1100, m = 1000;  // above the 2^20-entry parallel threshold
+  const Matrix<S> C = uniform_matrix<S>(n, m, 10);
+  const Vector<S> a = uniform_weights<S>(n), b = uniform_weights<S>(m);
+  for (const bool log_domain : {true, false}) {
+    const auto o = sinkhorn_options(S(0.05), log_domain);
+    const auto [one, two] = with_one_and_two_threads([&] { return sinkhorn(C, a, b, o); });
+    CHECK(bitwise_equal(one.plan, two.plan));
+    CHECK(bitwise_equal(one.f, two.f));
+    const auto [u1, u2] = with_one_and_two_threads([&] { return sinkhorn_unbalanced(C, a, b, S(1), S(2), o); });
+    CHECK(bitwise_equal(u1.plan, u2.plan));
+  }
+}
+
+// ---- losses and geometry ----------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("info_nce rejects a tau that overflows the logits", "[hostile][losses]", float, double) {
+  using S = TestType;
+  const Vector<S> p = Vector<S>::Constant(3, S(0.5));
+  const Matrix<S> N = uniform_matrix<S>(3, 4, 11);
+  const S denormal = std::numeric_limits<S>::denorm_min() * S(8);
+  CHECK_THROWS_AS(info_nce_logits(p, N, denormal), std::invalid_argument);
+  const S max = std::numeric_limits<S>::max();
+  Vector<S> huge = p;
+  huge(0) = max / S(2);
+  CHECK_THROWS_AS(info_nce_logits(huge, N, S(1)), std::invalid_argument);
+  Matrix<S> hugeN = N;
+  hugeN(1, 1) = -max / S(2);
+  CHECK_THROWS_AS(info_nce_logits(p, hugeN, S(0.5)), std::invalid_argument);
+  const Matrix<S> q = uniform_matrix<S>(3, 2, 12);
+  CHECK_THROWS_AS(info_nce(q, q, q, denormal), std::invalid_argument);
+  CHECK(std::isfinite(info_nce_logits(p, N, S(0.07))));
+}
+
+TEMPLATE_TEST_CASE("info_nce results do not depend on the thread count", "[hostile][losses][threads]", float,
+                   double) {
+  using S = TestType;
+  const Matrix<S> q = uniform_matrix<S>(300, 16, 13), v = uniform_matrix<S>(400, 16, 14);
+  const auto [one, two] = with_one_and_two_threads([&] { return info_nce(q, q, v, S(0.1)); });
+  CHECK(std::memcmp(&one, &two, sizeof(S)) == 0);
+}
+
+TEST_CASE("l2_normalize_rows_backward rejects non-finite input", "[hostile][losses]") {
+  const Matrix<double> x = uniform_matrix<double>(3, 4, 15);
+  Vector<double> norms;
+  const Matrix<double> y = l2_normalize_rows(x, &norms);
+  Matrix<double> g = uniform_matrix<double>(3, 4, 16);
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  Matrix<double> bad = g;
+  bad(1, 2) = nan;
+  CHECK_THROWS_AS(l2_normalize_rows_backward(y, norms, bad), std::invalid_argument);
+  bad = y;
+  bad(0, 0) = inf;
+  CHECK_THROWS_AS(l2_normalize_rows_backward(bad, norms, g), std::invalid_argument);
+  Vector<double> bad_norms = norms;
+  bad_norms(2) = inf;
+  CHECK_THROWS_AS(l2_normalize_rows_backward(y, bad_norms, g), std::invalid_argument);
+}
+
+TEST_CASE("make_two_domain rejects non-finite parameters", "[hostile][synthetic]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (double TwoDomainOptions::*field :
+       {&TwoDomainOptions::spread, &TwoDomainOptions::rotation, &TwoDomainOptions::noise, &TwoDomainOptions::offset,
+        &TwoDomainOptions::scale_jitter, &TwoDomainOptions::imbalance})
+    for (const double value : {nan, inf, -inf}) {
+      TwoDomainOptions o;
+      o.samples_a = o.samples_b = 20;
+      o.*field = value;
+      CHECK_THROWS_AS(make_two_domain<double>(o), std::invalid_argument);
+    }
+  TwoDomainOptions o;
+  o.samples_a = o.samples_b = 20;
+  o.spread = 1e300;
+  CHECK_THROWS_AS(make_two_domain<float>(o), std::invalid_argument);
+}
+
+// ---- I/O ---------------------------------------------------------------------------------------
+
+TEST_CASE("read_npy names the file for directories and out-of-range values", "[hostile][io]") {
+  const std::string dir = "hostile_npy_dir";
+  std::filesystem::create_directories(dir);
+  try {
+    io::read_npy<double>(dir);
+    FAIL("a directory was read");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find(dir) != std::string::npos);
+  }
+  const std::string path = "hostile_f8.npy";
+  Matrix<double> x(1, 2);
+  x << 1.0, 1e300;
+  io::write_npy(path, x);
+  CHECK(io::read_npy<double>(path)(0, 1) == 1e300);
+  try {
+    io::read_npy<float>(path);
+    FAIL("1e300 was read as float");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find(path) != std::string::npos);
+  }
+  Vector<double> labels(2);
+  labels << 1.0, 1e30;
+  io::write_npy(path, labels);
+  CHECK_THROWS_AS(io::read_npy<Index>(path), std::invalid_argument);
+}
+
+TEST_CASE("write_npy keeps the previous file when a write fails", "[hostile][io]") {
+  const std::string path = "hostile_atomic.npy";
+  const Matrix<double> previous = uniform_matrix<double>(4, 4, 17);
+  io::write_npy(path, previous);
+  // A file-size limit makes the next write fail part-way (EFBIG), as a full disk would.
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 4096;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const Matrix<double> big = uniform_matrix<double>(64, 64, 18);  // 32 KiB
+  CHECK_THROWS_AS(io::write_npy(path, big), std::invalid_argument);
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(bitwise_equal(io::read_npy<double>(path), previous));
+  for (const auto& entry : std::filesystem::directory_iterator("."))
+    CHECK(entry.path().filename().string().rfind(path + ".tmp", 0) == std::string::npos);
 }

@@ -47,6 +47,20 @@ void require_warm_start(const Vector<S>& potential, const Eigen::MatrixBase<DW>&
   }
 }
 
+/// Epsilon within the range the solver can represent: the potentials reach epsilon times log
+/// of a weight (down to ~-745 in double), so a huge epsilon overflows them to NaN, and a
+/// subnormal one overflows 1 / epsilon even on a zero cost.
+template <class S>
+void require_epsilon_range(S epsilon, const char* where, const char* name) {
+  constexpr S largest = std::numeric_limits<S>::max() / S(4096), smallest = std::numeric_limits<S>::min();
+  if (epsilon >= smallest && epsilon <= largest) return;
+  std::ostringstream os;
+  os.precision(std::numeric_limits<S>::max_digits10);
+  os << name << " = " << epsilon << " is outside [" << smallest << ", " << largest
+     << "], where potentials of epsilon * log(weight) stay finite: rescale the cost";
+  fail(where, os.str());
+}
+
 /// Throws std::invalid_argument naming the problem when an n x m Sinkhorn problem is ill-posed,
 /// checking all but the cost's entries (so a backend whose cost lives elsewhere, e.g. on a GPU,
 /// can share it). With both sides hard (rho = +inf) the masses must agree to max(1e-6, (n + m) u) relative
@@ -75,12 +89,24 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
       fail(where, os.str());
     }
   }
+  // The plan's entries average mass / (n m): below the smallest normal number they, and the
+  // absolute marginal tolerance, carry no precision (an all-zero plan would pass as converged).
+  constexpr double smallest = std::numeric_limits<S>::min();
+  for (const double mass : {total_mass(a), total_mass(b)})
+    if (mass / (double(n) * double(m)) < smallest) {
+      std::ostringstream os;
+      os.precision(std::numeric_limits<double>::max_digits10);
+      os << "total mass " << mass << " is too small for an " << n << " x " << m
+         << " plan (entries would be subnormal): rescale a and b";
+      fail(where, os.str());
+    }
   require_positive(options.epsilon, where, "epsilon");
+  require_epsilon_range(options.epsilon, where, "epsilon");
   require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
   require(options.tolerance >= S(0), where, "tolerance must be >= 0");
   require(options.check_every >= 1, where, "check_every must be >= 1");
   if (options.epsilon_start > options.epsilon) {
-    require(std::isfinite(options.epsilon_start), where, "epsilon_start must be finite");
+    require_epsilon_range(options.epsilon_start, where, "epsilon_start");
     require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where,
             "epsilon_decay must be in (0, 1)");
   }
@@ -126,6 +152,13 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
                                                    const SinkhornOptions<typename DC::Scalar>& options) {
   using S = typename DC::Scalar;
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "Sinkhorn runs on float or double");
+  // POT's order sinkhorn(a, b, M) would pass a matrix as b: caught here at compile time.
+  static_assert(DA::IsVectorAtCompileTime && DB::IsVectorAtCompileTime,
+                "protoot::sinkhorn(C, a, b, options): a and b must be vector expressions (cost first)");
+  // Sizes before any Eigen operation, so a mismatch is an exception, not an Eigen assertion.
+  require(C.rows() > 0 && C.cols() > 0, where, "cost matrix C is empty");
+  require_size(a.size(), C.rows(), where, "a must have one entry per row of C");
+  require_size(b.size(), C.cols(), where, "b must have one entry per column of C");
   const Vector<S> a_vec = a.template cast<S>();
   const Vector<S> b_vec = b.template cast<S>();
   const Eigen::Ref<const Matrix<S>> cost(C);  // maps a row-major cost, copies any other layout

@@ -60,7 +60,10 @@ void require_weights(const Eigen::MatrixBase<Derived>& w, const char* where, con
   require_nonempty(w, where, name);
   require_finite(w, where, name);
   if ((w.array() < 0).any()) fail(where, std::string(name) + " has negative entries");
-  if (!(w.sum() > 0)) fail(where, std::string(name) + " has zero total mass");
+  const auto total = w.sum();
+  if (!(total > 0)) fail(where, std::string(name) + " has zero total mass");
+  if (!std::isfinite(static_cast<double>(total)))  // finite entries whose sum overflows
+    fail(where, std::string(name) + " has a total mass that overflows: rescale it");
 }
 
 /// A probability vector: weights that sum to 1 within `relative_tolerance`.

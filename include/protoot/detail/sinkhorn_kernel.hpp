@@ -74,7 +74,7 @@ class SinkhornKernel {
         n_(C.rows()), m_(C.cols()),
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b_.array().log()),
-        row_blocks_(row_blocks(n_, m_, threads_)),
+        row_blocks_(row_blocks(n_, m_)),
         row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(row_blocks_) * m_),
         column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
@@ -122,9 +122,10 @@ class SinkhornKernel {
   /// Rows are split into this many fixed blocks, each with its own column accumulator, handed
   /// out to threads dynamically: a descheduled thread (busy machine) holds up one block, not
   /// half the pass, and the sums do not depend on which thread ran which block.
-  static Index row_blocks(Index n, Index m, int threads) {
-    if (threads == 1) return 1;
-    const Index memory_cap = std::max<Index>(threads, (Index(1) << 23) / std::max<Index>(m, 1));
+  /// The count depends on the shape only, never on the thread count, so 1 and 2 threads add the
+  /// same partial sums in the same order and return bitwise identical results.
+  static Index row_blocks(Index n, Index m) {
+    const Index memory_cap = std::max<Index>(1, (Index(1) << 23) / std::max<Index>(m, 1));
     return std::min({n, Index(16), memory_cap});
   }
   const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
@@ -262,12 +263,12 @@ PROTOOT_OMP(simd)
     const S inv_eps = S(1) / epsilon;
     const S* f = f_.data();
     std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
-    std::vector<S> sum(std::size_t(threads_) * count, S(0));
+    std::vector<S> sum(std::size_t(row_blocks_) * count, S(0));  // per block: see row_blocks
     std::vector<S> column_top(std::size_t(count), -std::numeric_limits<S>::infinity());
+    const Index blocks = row_blocks_;
 PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
       S* my_top = top.data() + std::size_t(thread_id()) * count;
-      S* my_sum = sum.data() + std::size_t(thread_id()) * count;
 PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
@@ -277,17 +278,20 @@ PROTOOT_OMP(simd)
 PROTOOT_OMP(single)
       for (int t = 0; t < threads_; ++t)
         for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
-PROTOOT_OMP(for schedule(static))
-      for (Index i = 0; i < n_; ++i) {
-        const S* c = cost_row(i);
+PROTOOT_OMP(for schedule(dynamic, 1))
+      for (Index block = 0; block < blocks; ++block) {
+        S* block_sum = sum.data() + std::size_t(block) * count;
+        for (Index i = n_ * block / blocks; i < n_ * (block + 1) / blocks; ++i) {
+          const S* c = cost_row(i);
 PROTOOT_OMP(simd)
-        for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
+          for (Index q = 0; q < count; ++q) block_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
+        }
       }
     }
     std::vector<S> lse(static_cast<std::size_t>(count));
     for (Index q = 0; q < count; ++q) {
       S total = S(0);
-      for (int t = 0; t < threads_; ++t) total += sum[std::size_t(t) * count + q];
+      for (Index block = 0; block < blocks; ++block) total += sum[std::size_t(block) * count + q];
       lse[q] = column_top[q] + std::log(total);
     }
     return lse;
