@@ -329,3 +329,69 @@ TEST_CASE("write_npy keeps the previous file when a write fails", "[hostile][io]
   for (const auto& entry : std::filesystem::directory_iterator("."))
     CHECK(entry.path().filename().string().rfind(path + ".tmp", 0) == std::string::npos);
 }
+
+TEMPLATE_TEST_CASE("cosine geometry survives rows near the overflow limit", "[hostile][geometry]", float, double) {
+  using S = TestType;
+  const S big = std::is_same_v<S, float> ? S(1e30) : S(1e200), small = std::is_same_v<S, float> ? S(1e-30) : S(1e-200);
+  const Matrix<S> Z = uniform_matrix<S>(20, 4, 19), P = uniform_matrix<S>(3, 4, 20);
+  const Matrix<S> expected = prototype_cost(Z, P);
+  for (const S scale : {big, small}) {
+    const Matrix<S> got = prototype_cost((Z * scale).eval(), (P * scale).eval());
+    CHECK((got - expected).cwiseAbs().maxCoeff() <= 16 * std::numeric_limits<S>::epsilon());
+    Vector<S> norms;
+    const Matrix<S> unit = l2_normalize_rows((Z * scale).eval(), &norms);
+    CHECK((unit - l2_normalize_rows(Z)).cwiseAbs().maxCoeff() <= 8 * std::numeric_limits<S>::epsilon());
+  }
+  KMeansOptions<S> o;
+  o.spherical = true;
+  o.seed = 3;
+  const KMeansResult<S> reference = kmeans(Z, 3, o);
+  const KMeansResult<S> scaled = kmeans((Z * big).eval(), 3, o);
+  CHECK(scaled.labels == reference.labels);
+  CHECK(all_finite(scaled.centroids));
+  o.initial_centroids = P * big;
+  CHECK(all_finite(kmeans((Z * big).eval(), 3, o).centroids));
+}
+
+TEMPLATE_TEST_CASE("kmeans rejects weights and warm starts whose inertia overflows", "[hostile][kmeans]", float,
+                   double) {
+  using S = TestType;
+  const Matrix<S> X = uniform_matrix<S>(30, 3, 21);
+  KMeansOptions<S> o;
+  o.weights = Vector<S>::Constant(30, std::numeric_limits<S>::max() / S(8));
+  CHECK_THROWS_AS(kmeans(X, 3, o), std::invalid_argument);
+  o.weights = Vector<S>();
+  o.initial_centroids = Matrix<S>::Constant(3, 3, std::sqrt(std::numeric_limits<S>::max()) * S(2));
+  CHECK_THROWS_AS(kmeans(X, 3, o), std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("kmeans results do not depend on the thread count", "[hostile][kmeans][threads]", float, double) {
+  using S = TestType;
+  const Matrix<S> X = uniform_matrix<S>(20000, 32, 22);  // above the 2^22 multiply-add threshold
+  KMeansOptions<S> o;
+  o.max_iterations = 5;
+  const auto [one, two] = with_one_and_two_threads([&] { return kmeans(X, 8, o); });
+  CHECK(bitwise_equal(one.centroids, two.centroids));
+  CHECK(one.labels == two.labels);
+  CHECK(std::memcmp(&one.inertia, &two.inertia, sizeof(S)) == 0);
+}
+
+TEMPLATE_TEST_CASE("ot_target_loss accepts plans of any scale", "[hostile][losses]", float, double) {
+  using S = TestType;
+  const Matrix<S> Z = l2_normalize_rows(uniform_matrix<S>(6, 4, 23)), P = l2_normalize_rows(uniform_matrix<S>(3, 4, 24));
+  const Matrix<S> plan = uniform_matrix<S>(6, 3, 25);
+  const S expected = ot_target_loss(Z, P, plan, S(0.1));
+  const S max = std::numeric_limits<S>::max(), denormal = std::numeric_limits<S>::denorm_min();
+  for (const S scale : {max / S(2), S(1) / max * S(1e-3), denormal * S(1e6)}) {
+    const S got = ot_target_loss(Z, P, (plan * scale).eval(), S(0.1));
+    CHECK(std::abs(got - expected) <= std::abs(expected) * S(1e-4));
+  }
+  Matrix<S> bad = plan;
+  bad(2, 1) = -S(1);
+  try {
+    ot_target_loss(Z, P, bad, S(0.1));
+    FAIL("a negative plan entry was accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("ot_target_loss") != std::string::npos);
+  }
+}

@@ -382,11 +382,17 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
 template <class Scalar>
 Matrix<Scalar> unit_rows_copy(const Eigen::Ref<const Matrix<Scalar>>& X, bool spherical, const char* where) {
   if (!spherical) return {};
-  const Vector<Scalar> norms = X.rowwise().norm();
-  require(norms.minCoeff() > 0, where, "X has a zero row (spherical mode needs a direction)");
+  Matrix<Scalar> unit = X;
   const Scalar slack = Scalar(100) * std::numeric_limits<Scalar>::epsilon();
-  if (((norms.array() - Scalar(1)).abs() <= slack).all()) return {};
-  return norms.cwiseInverse().asDiagonal() * X;
+  bool already_unit = true;
+  for (Index i = 0; i < unit.rows(); ++i) {
+    auto row = unit.row(i);
+    const Scalar norm = normalise_direction(row);  // scaled: rows near 1e200 keep their direction
+    require(norm > 0, where, "X has a zero row (spherical mode needs a direction)");
+    already_unit = already_unit && std::abs(norm - Scalar(1)) <= slack;
+  }
+  if (already_unit) return {};
+  return unit;
 }
 
 /// The restart loop on prepared data (validated; unit rows when spherical), shared by the CPU
@@ -399,6 +405,14 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
   // Distances are ||x||^2 - 2 x.c + ||c||^2: a norm that overflows would make every distance
   // Inf - Inf = NaN and the clustering silently meaningless.
   require_finite(data.squared_norms, where, "squared row norms of X (overflow: rescale X)");
+  // Every distance is at most 4 max ||x||^2 (centroids are weighted means of the points), so
+  // this bounds the inertia: huge weights would otherwise make it Inf.
+  const double total_weight = data.weights ? total_mass(*data.weights) : double(data.X.rows());
+  require(std::isfinite(Scalar(4.0 * total_weight * double(data.squared_norms.maxCoeff()))), where,
+          "weights times squared row norms of X overflow the inertia: rescale X or the weights");
+  if (!o.spherical && o.initial_centroids.size() != 0)
+    require_finite(o.initial_centroids.rowwise().squaredNorm(), where,
+                   "squared row norms of initial_centroids (overflow: rescale them)");
   const auto& X = data.X;
   double shift_tolerance = 0;
   if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
@@ -417,9 +431,8 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
                                                           : kmeans_plus_plus(data, k, trials, rng);
     if (o.spherical) {
       for (Index j = 0; j < k; ++j) {
-        const Scalar norm = start.row(j).norm();
-        require(norm > 0, where, "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
-        start.row(j) /= norm;
+        auto row = start.row(j);
+        require(normalise_direction(row) > 0, where, "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
       }
     }
     run_lloyd(std::move(start), shift_tolerance, r, candidate);

@@ -25,11 +25,12 @@ Matrix<typename Derived::Scalar> l2_normalize_rows(const Eigen::MatrixBase<Deriv
   detail::require_nonempty(x, where, "x");
   detail::require_finite(x, where, "x");
   Matrix<S> y = x;
-  Vector<S> n = y.rowwise().norm();
+  Vector<S> n(y.rows());
   for (Index i = 0; i < y.rows(); ++i) {
+    auto row = y.row(i);
+    n(i) = detail::normalise_direction(row);  // scaled: no square overflows for rows near 1e200
     if (!(n(i) > S(0)) || !std::isfinite(static_cast<double>(n(i))))
       detail::fail(where, "row " + std::to_string(i) + " has zero (or overflowing) norm");
-    y.row(i) /= n(i);
   }
   if (norms) *norms = std::move(n);
   return y;

@@ -43,11 +43,17 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   constexpr const char* where = "prototype_cost";
   detail::require_feature_pair(Z, P, where, "features Z", "prototypes P",
                                "prototypes P must have the feature dimension d of Z");
-  const Vector<S> z_norm = Z.rowwise().norm(), p_norm = P.rowwise().norm();
-  detail::require(z_norm.minCoeff() > S(0), where, "features Z have a zero row (cosine undefined)");
-  detail::require(p_norm.minCoeff() > S(0), where, "prototypes P have a zero row (cosine undefined)");
-  Matrix<S> similarity = Z * P.transpose();
-  similarity = z_norm.cwiseInverse().asDiagonal() * similarity * p_norm.cwiseInverse().asDiagonal();
+  // Unit rows first, each scaled by its largest entry (normalise_direction): norms of rows near
+  // 1e200 would overflow and make every cost 1.
+  const auto unit_rows = [&](const auto& X, const char* what) {
+    Matrix<S> U = X;
+    for (Index i = 0; i < U.rows(); ++i) {
+      auto row = U.row(i);
+      detail::require(detail::normalise_direction(row) > S(0), where, std::string(what) + " have a zero row (cosine undefined)");
+    }
+    return U;
+  };
+  Matrix<S> similarity = unit_rows(Z, "features Z") * unit_rows(P, "prototypes P").transpose();
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)

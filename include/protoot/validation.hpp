@@ -54,6 +54,21 @@ double total_mass(const Eigen::MatrixBase<Derived>& w) {
   return w.template cast<double>().sum();
 }
 
+/// Scales x to unit length as (x / max|x_j|) / ||x / max|x_j|||, so no square overflows or
+/// underflows (hypot's scaling): rows near 1e200 or 1e-200 keep their direction. Returns
+/// ||x|| = max|x_j| ||x / max|x_j||| (Inf when the norm itself overflows), 0 for a zero or
+/// non-finite x, which is then left unchanged.
+template <class Derived>
+typename Derived::Scalar normalise_direction(Eigen::MatrixBase<Derived>& x) {
+  using S = typename Derived::Scalar;
+  const S top = x.cwiseAbs().maxCoeff();
+  if (!(top > S(0)) || !std::isfinite(static_cast<double>(top))) return S(0);
+  x /= top;
+  const S r = x.norm();
+  x /= r;
+  return top * r;
+}
+
 /// A weight vector: non-empty, finite, non-negative, with a positive total.
 template <class Derived>
 void require_weights(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name) {
