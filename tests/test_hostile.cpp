@@ -395,3 +395,33 @@ TEMPLATE_TEST_CASE("ot_target_loss accepts plans of any scale", "[hostile][losse
     CHECK(std::string(e.what()).find("ot_target_loss") != std::string::npos);
   }
 }
+
+TEMPLATE_TEST_CASE("the scaling form never returns a non-finite plan", "[hostile][sinkhorn]", float, double) {
+  using S = TestType;
+  const S reach = std::is_same_v<S, float> ? S(100) : S(800);  // -C / epsilon past log(max)
+  const Matrix<S> C = -reach * uniform_matrix<S>(6, 5, 26);
+  const Vector<S> a = uniform_weights<S>(6), b = uniform_weights<S>(5);
+  auto o = sinkhorn_options(S(1), false);
+  const auto finite_or_domain_error = [&](const SinkhornOptions<S>& options) {
+    try {
+      const SinkhornResult<S> r = sinkhorn(C, a, b, options);
+      CHECK(all_finite(r.plan));
+      CHECK(std::isfinite(r.transport_cost));
+    } catch (const std::domain_error&) {
+      CHECK_FALSE(options.log_domain);  // only the scaling form may find no finite iterate
+    }
+  };
+  finite_or_domain_error(o);
+  CHECK_THROWS_AS(sinkhorn(C, a, b, o), std::domain_error);
+  o.log_domain_fallback = true;  // continues in the log form: finite
+  CHECK(all_finite(sinkhorn(C, a, b, o).plan));
+  // A warm start beyond the potentials' resolution (epsilon / u) is rejected in both forms.
+  for (const bool log_domain : {true, false}) {
+    o.log_domain = log_domain;
+    o.g_init = Vector<S>::Constant(5, std::numeric_limits<S>::max() / S(1e2));
+    CHECK_THROWS_AS(sinkhorn(C, a, b, o), std::invalid_argument);
+    o.g_init(0) = S(0.5);
+    o.g_init.tail(4).setConstant(S(4) / std::numeric_limits<S>::epsilon());
+    CHECK_THROWS_AS(sinkhorn(C, a, b, o), std::invalid_argument);
+  }
+}

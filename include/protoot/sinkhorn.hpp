@@ -118,6 +118,21 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
     require_size(options.g_init.size(), m, where, "g_init must have one entry per column of C");
     require_warm_start(options.g_init, b, where, "g_init", "b");
   }
+  // As for C (see validate_sinkhorn): a potential carries rounding of u |p|, so beyond
+  // epsilon / u the plan exponent (f + g - C) / epsilon is noise and overflows.
+  for (const auto& [name, potential] : {std::pair<const char*, const Vector<S>*>{"f_init", &options.f_init},
+                                        {"g_init", &options.g_init}}) {
+    S largest = S(0);
+    for (Index i = 0; i < potential->size(); ++i)
+      if (std::isfinite((*potential)(i))) largest = std::max(largest, std::abs((*potential)(i)));
+    if (largest * std::numeric_limits<S>::epsilon() > options.epsilon) {
+      std::ostringstream os;
+      os.precision(std::numeric_limits<S>::max_digits10);
+      os << name << " reaches |" << largest << "|, beyond the resolution epsilon / u = "
+         << options.epsilon / std::numeric_limits<S>::epsilon() << ": the plan would be rounding noise";
+      fail(where, os.str());
+    }
+  }
 }
 
 /// validate_sinkhorn_problem plus finite cost entries.

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #ifdef _OPENMP
@@ -412,20 +413,26 @@ PROTOOT_OMP(simd)
     const S epsilon = last_epsilon_, inv_eps = S(1) / epsilon;
     const Index m = m_;
     result_.plan.resize(n_, m_);
-    Vector<S> row_sums(n_);
-    double cost = 0;
+    Vector<S> row_sums(n_), row_costs(n_);
     row_pass([&](Index i, S* accumulator, S*) {
       const S* c = cost_row(i);
       S* p = result_.plan.data() + i * m;
       const S* g = g_.data();
       const S fi = f_[i];
       row_sums[i] = lane_sum<S>(m, [&](Index j) { return p[j] = fast_exp((fi + g[j] - c[j]) * inv_eps); });
-      const S row_cost = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
+      row_costs[i] = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
 PROTOOT_OMP(simd)
       for (Index j = 0; j < m; ++j) accumulator[j] += p[j];
-PROTOOT_OMP(atomic)
-      cost += double(row_cost);
     });
+    const double cost = row_costs.template cast<double>().sum();  // in row order: thread-independent
+    // p * 0 is NaN exactly when p is; the row sums cover every plan entry (they are >= 0).
+    if (!std::isfinite(double(row_sums.sum())) || !std::isfinite(cost))
+      // Only the scaling form gets here: its kernel exp((f0 + g0 - C) / epsilon) overflowed
+      // before a single finite iterate existed (e.g. -C / epsilon > 709 in double, or a huge
+      // warm start). There is no finite plan to return.
+      throw std::domain_error(
+          "protoot::sinkhorn: the scaling form overflows exp((f + g - C) / epsilon) from the first iterate, so "
+          "there is no finite plan: use log_domain = true (or log_domain_fallback), or shift C or the warm start");
     S error_a = S(0), error_b = S(0);
     for (Index i = 0; i < n_; ++i) error_a += std::abs(row_sums[i] - relaxed_target(a_[i], f_[i], rho_a_));
     for (Index j = 0; j < m_; ++j) error_b += std::abs(column_sums_[j] - relaxed_target(b_[j], g_[j], rho_b_));
