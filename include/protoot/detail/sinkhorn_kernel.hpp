@@ -302,8 +302,9 @@ PROTOOT_OMP(simd)
   // Works on the kernel K = exp((f0_i + g0_j - C_ij) / eps) with the potentials f0, g0 absorbed
   // (warm start, epsilon changes), so f = f0 + eps log u and g = g0 + eps log v.
 
-  /// Builds K for `epsilon` around the current potentials and resets u = v = 1.
-  void absorb(S epsilon) {
+  /// Builds K for `epsilon` around the current potentials and resets u = v = 1. Returns false
+  /// when K overflows (e.g. -C / epsilon > 709 in double): no iterate on it can be finite.
+  bool absorb(S epsilon) {
     kernel_epsilon_ = epsilon;
     f0_ = f_;
     g0_ = g_;
@@ -320,6 +321,7 @@ PROTOOT_OMP(simd)
     }
     u_.setOnes(n_);
     v_.setOnes(m_);
+    return kernel_.allFinite();
   }
 
   /// Potentials of the scalings (u, v) on the current kernel.
@@ -344,7 +346,7 @@ PROTOOT_OMP(simd)
   /// with f_, g_ and result_.iterations at the last finite iterate.
   bool run_scaling(bool have_g) {
     const int first = 1;
-    absorb(epsilon_at(first));
+    if (!absorb(epsilon_at(first))) return numerical_error(u_, v_, 0);  // the starting potentials
     const Index m = m_;
     if (!have_g) {  // v from u = 1: column sums of K
       row_pass([&](Index i, S* accumulator, S*) {
@@ -365,7 +367,7 @@ PROTOOT_OMP(simd)
       last_epsilon_ = epsilon;
       if (epsilon != kernel_epsilon_) {
         potentials_from_scalings(u_, v_);
-        absorb(epsilon);
+        if (!absorb(epsilon)) return numerical_error(u_, v_, k - 1);  // u = v = 1: iterate k - 1
         v_previous_ = v_;
       }
       bool finite = true;
