@@ -3,6 +3,8 @@
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+#include <xtensor/xbuilder.hpp>
 
 #include "protoot/sinkhorn.hpp"
 #include "protoot/xtensor.hpp"
@@ -37,4 +39,23 @@ TEST_CASE("xtensor arrays solve the same problem as Eigen matrices", "[sinkhorn]
   CHECK_THROWS_WITH(as_vector(C), Catch::Contains("protoot::as_vector: expects a 1-D array"));
   const xt::xarray<double, xt::layout_type::column_major> column_major = xt::zeros<double>({2, 2});
   CHECK_THROWS_WITH(as_matrix(column_major), Catch::Contains("row-major"));
+}
+
+TEST_CASE("as_matrix and as_vector take containers only, never views", "[xtensor][hostile]") {
+  // A view's data() is its parent's buffer without offset or strides: mapping it returned rows
+  // 0-1 for xt::view(A, range(2, 4), all()). Views must not compile; containers still do.
+  xt::xtensor<double, 2> A = xt::zeros<double>({4, 3});
+  xt::xtensor<double, 1> v = xt::zeros<double>({3});
+  auto rows = xt::view(A, xt::range(2, 4), xt::all());
+  auto column = xt::view(A, xt::all(), 1);
+  STATIC_REQUIRE_FALSE(detail::is_xtensor_container_v<decltype(rows)>);
+  STATIC_REQUIRE_FALSE(detail::is_xtensor_container_v<decltype(column)>);
+  STATIC_REQUIRE_FALSE(detail::is_xtensor_container_v<decltype(A + A)>);
+  STATIC_REQUIRE(detail::is_xtensor_container_v<decltype(A)>);
+  STATIC_REQUIRE(detail::is_xtensor_container_v<xt::xarray<float>>);
+  STATIC_REQUIRE(detail::is_xtensor_container_v<decltype(v)>);
+  // The documented route for a view: evaluate it, then map the copy.
+  A(2, 0) = 7;
+  const xt::xtensor<double, 2> evaluated = xt::eval(rows);
+  CHECK(as_matrix(evaluated)(0, 0) == 7);
 }

@@ -61,7 +61,8 @@ struct KMeansOptions {
   /// is sum_i w_i (1 - cos(x_i, c_label(i))).
   bool spherical = false;
   KMeansInit init = KMeansInit::kmeans_plus_plus;
-  /// Candidates tried per k-means++ centre; 0 means 2 + floor(ln k) (scikit-learn's choice).
+  /// Candidates tried per k-means++ centre, at most min(n, 1024); 0 means 2 + floor(ln k)
+  /// (scikit-learn's choice).
   int local_trials = 0;
   /// Warm start: k x d centroids to start Lloyd from (e.g. last epoch's prototypes); empty
   /// means seed with `init`. Centroid j of the result is the one that evolved from row j.
@@ -89,6 +90,9 @@ struct KMeansResult {
 namespace detail {
 
 constexpr Index kmeans_block_rows = 512;
+/// k-means++ candidates per centre: far above scikit-learn's 2 + ln k, and small enough that the
+/// n x trials distance block cannot exhaust memory.
+constexpr Index kmeans_max_local_trials = 1024;
 
 /// Per-cluster accumulators of one pass (double, so float data sums without drift).
 struct ClusterSums {
@@ -107,20 +111,26 @@ struct KMeansData {
   Scalar weight(Index i) const { return weights ? (*weights)(i) : Scalar(1); }
 };
 
-/// Calls body(first_row, rows, thread) for every row block of an n-row matrix, blocks spread
-/// over the OpenMP threads; body must only write per-thread or per-row state.
+/// Row blocks are grouped into at most this many chunks, each run in order by one thread with
+/// its own partial sums, reduced in chunk order: the count depends on n only, never on the
+/// thread count, so 1 and 2 threads return bitwise identical results.
+constexpr Index kmeans_max_chunks = 16;
+
+inline Index kmeans_chunks(Index n) {
+  return std::max<Index>(1, std::min(kmeans_max_chunks, (n + kmeans_block_rows - 1) / kmeans_block_rows));
+}
+
+/// Calls body(first_row, rows, chunk) for every row block of an n-row matrix, chunk in
+/// [0, kmeans_chunks(n)); body must only write per-chunk or per-row state.
 template <class Body>
 void for_each_row_block(Index n, int threads, Body&& body) {
-  const Index blocks = (n + kmeans_block_rows - 1) / kmeans_block_rows;
-PROTOOT_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1))
-  for (Index b = 0; b < blocks; ++b) {
-    int thread = 0;
-#ifdef _OPENMP
-    thread = omp_get_thread_num();
-#endif
-    const Index first = b * kmeans_block_rows;
-    body(first, std::min(kmeans_block_rows, n - first), thread);
-  }
+  const Index blocks = (n + kmeans_block_rows - 1) / kmeans_block_rows, chunks = kmeans_chunks(n);
+PROTOOT_OMP(parallel for schedule(static, 1) num_threads(threads) if (threads > 1))
+  for (Index chunk = 0; chunk < chunks; ++chunk)
+    for (Index b = blocks * chunk / chunks; b < blocks * (chunk + 1) / chunks; ++b) {
+      const Index first = b * kmeans_block_rows;
+      body(first, std::min(kmeans_block_rows, n - first), static_cast<int>(chunk));
+    }
 }
 
 /// Threads for a pass of `work` multiply-adds over n rows: one below ~a millisecond of work,
@@ -128,7 +138,7 @@ PROTOOT_OMP(parallel for schedule(static) num_threads(threads) if (threads > 1))
 inline int kmeans_threads(Index n, Index work) {
 #ifdef _OPENMP
   if (work < (Index(1) << 22)) return 1;
-  return static_cast<int>(std::min<Index>(omp_get_max_threads(), (n + kmeans_block_rows - 1) / kmeans_block_rows));
+  return static_cast<int>(std::min<Index>(omp_get_max_threads(), kmeans_chunks(n)));
 #else
   (void)n, (void)work;
   return 1;
@@ -144,9 +154,10 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
   const int threads = kmeans_threads(n, n * d * k);
   // Euclidean: argmin ||c||^2 - 2 x.c ; spherical (unit rows): argmin -x.c, i.e. 0 - 2 x.c / 2.
   const Vector<Scalar> c_term = data.spherical ? Vector<Scalar>::Zero(k) : Vector<Scalar>(C.rowwise().squaredNorm());
-  std::vector<Matrix<Scalar>> products(threads);
-  std::vector<ClusterSums> partial(next ? threads : 0);
-  std::vector<double> inertia(threads, 0.0);
+  const auto chunks = static_cast<std::size_t>(kmeans_chunks(n));
+  std::vector<Matrix<Scalar>> products(chunks);
+  std::vector<ClusterSums> partial(next ? chunks : 0);
+  std::vector<double> inertia(chunks, 0.0);
   for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
     Matrix<Scalar>& G = products[t];
     G.noalias() = data.X.middleRows(first, rows) * C.transpose();
@@ -261,7 +272,7 @@ Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int tri
   Vector<Scalar> closest = Vector<Scalar>::Ones(n);  // uniform (weighted) draw of the first centre
   Matrix<Scalar> candidates(1, d), distance_to(n, 1);
   std::vector<Index> candidate_ids(1);
-  std::vector<std::vector<double>> potential(threads);
+  std::vector<std::vector<double>> potential(static_cast<std::size_t>(kmeans_chunks(n)));
   for (Index c = 0; c < k; ++c) {
     accumulate_mass(closest);
     const Index m = c == 0 ? 1 : trials;
@@ -376,7 +387,10 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
   require_finite(X, where, "X");
   require(o.n_init >= 1, where, "n_init must be >= 1");
   require(o.max_iterations >= 0, where, "max_iterations must be >= 0");
-  require(o.local_trials >= 0, where, "local_trials must be >= 0");
+  // Bounded before anything is allocated: k-means++ holds an n x local_trials distance block.
+  require(o.local_trials >= 0 && o.local_trials <= std::min<Index>(X.rows(), kmeans_max_local_trials), where,
+          "local_trials must be in [0, min(n, " + std::to_string(kmeans_max_local_trials) + ")] (got " +
+              std::to_string(o.local_trials) + ")");
   require(o.tolerance >= 0 && std::isfinite(double(o.tolerance)), where, "tolerance must be finite and >= 0");
   if (o.weights.size() != 0) {
     require_size(o.weights.size(), X.rows(), where, "weights must have one entry per point");
@@ -394,11 +408,17 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
 template <class Scalar>
 Matrix<Scalar> unit_rows_copy(const Eigen::Ref<const Matrix<Scalar>>& X, bool spherical, const char* where) {
   if (!spherical) return {};
-  const Vector<Scalar> norms = X.rowwise().norm();
-  require(norms.minCoeff() > 0, where, "X has a zero row (spherical mode needs a direction)");
+  Matrix<Scalar> unit = X;
   const Scalar slack = Scalar(100) * std::numeric_limits<Scalar>::epsilon();
-  if (((norms.array() - Scalar(1)).abs() <= slack).all()) return {};
-  return norms.cwiseInverse().asDiagonal() * X;
+  bool already_unit = true;
+  for (Index i = 0; i < unit.rows(); ++i) {
+    auto row = unit.row(i);
+    const Scalar norm = normalise_direction(row);  // scaled: rows near 1e200 keep their direction
+    require(norm > 0, where, "X has a zero row (spherical mode needs a direction)");
+    already_unit = already_unit && std::abs(norm - Scalar(1)) <= slack;
+  }
+  if (already_unit) return {};
+  return unit;
 }
 
 /// The restart loop on prepared data (validated; unit rows when spherical), shared by the CPU
@@ -411,6 +431,14 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
   // Distances are ||x||^2 - 2 x.c + ||c||^2: a norm that overflows would make every distance
   // Inf - Inf = NaN and the clustering silently meaningless.
   require_finite(data.squared_norms, where, "squared row norms of X (overflow: rescale X)");
+  // Every distance is at most 4 max ||x||^2 (centroids are weighted means of the points), so
+  // this bounds the inertia: huge weights would otherwise make it Inf.
+  const double total_weight = data.weights ? total_mass(*data.weights) : double(data.X.rows());
+  require(std::isfinite(Scalar(4.0 * total_weight * double(data.squared_norms.maxCoeff()))), where,
+          "weights times squared row norms of X overflow the inertia: rescale X or the weights");
+  if (!o.spherical && o.initial_centroids.size() != 0)
+    require_finite(o.initial_centroids.rowwise().squaredNorm(), where,
+                   "squared row norms of initial_centroids (overflow: rescale them)");
   const auto& X = data.X;
   double shift_tolerance = 0;
   if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
@@ -429,9 +457,8 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
                                                           : kmeans_plus_plus(data, k, trials, rng);
     if (o.spherical) {
       for (Index j = 0; j < k; ++j) {
-        const Scalar norm = start.row(j).norm();
-        require(norm > 0, where, "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
-        start.row(j) /= norm;
+        auto row = start.row(j);
+        require(normalise_direction(row) > 0, where, "initial centroid " + std::to_string(j) + " is zero (spherical mode)");
       }
     }
     run_lloyd(std::move(start), shift_tolerance, r, candidate);
@@ -452,7 +479,7 @@ KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, co
 /// Euclidean inertia is sum_i w_i ||x_i - c_label(i)||^2; spherical: see KMeansOptions.
 ///
 /// Cost per iteration: one n x d x k GEMM in row blocks (OpenMP over blocks) plus O(n d);
-/// k-means++ costs about k * (2 + ln k) * n * d. Extra memory O(n + threads * (block * k + k * d)),
+/// k-means++ costs about k * (2 + ln k) * n * d. Extra memory O(n + 16 * (block * k + k * d)),
 /// plus an n x d copy in spherical mode when the rows of X are not already unit.
 /// Throws std::invalid_argument for k <= 0, k > n, empty or non-finite X (or X so large that
 /// its squared norms overflow), bad weights or warm-start shapes, zero rows in spherical mode.

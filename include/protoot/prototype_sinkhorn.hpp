@@ -43,11 +43,17 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   constexpr const char* where = "prototype_cost";
   detail::require_feature_pair(Z, P, where, "features Z", "prototypes P",
                                "prototypes P must have the feature dimension d of Z");
-  const Vector<S> z_norm = Z.rowwise().norm(), p_norm = P.rowwise().norm();
-  detail::require(z_norm.minCoeff() > S(0), where, "features Z have a zero row (cosine undefined)");
-  detail::require(p_norm.minCoeff() > S(0), where, "prototypes P have a zero row (cosine undefined)");
-  Matrix<S> similarity = Z * P.transpose();
-  similarity = z_norm.cwiseInverse().asDiagonal() * similarity * p_norm.cwiseInverse().asDiagonal();
+  // Unit rows first, each scaled by its largest entry (normalise_direction): norms of rows near
+  // 1e200 would overflow and make every cost 1.
+  const auto unit_rows = [&](const auto& X, const char* what) {
+    Matrix<S> U = X;
+    for (Index i = 0; i < U.rows(); ++i) {
+      auto row = U.row(i);
+      detail::require(detail::normalise_direction(row) > S(0), where, std::string(what) + " have a zero row (cosine undefined)");
+    }
+    return U;
+  };
+  Matrix<S> similarity = unit_rows(Z, "features Z") * unit_rows(P, "prototypes P").transpose();
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)
@@ -85,12 +91,12 @@ std::pair<Vector<S>, Vector<S>> prototype_marginals(Index n, Index k, const Eige
   if (sample_marginal.size() != 0) {
     require_size(sample_marginal.size(), n, where, "sample marginal must have one entry per sample");
     require_distribution(sample_marginal, where, "sample marginal", 1e-4);
-    a = sample_marginal / sample_marginal.sum();
+    a = sample_marginal / S(total_mass(sample_marginal));
   }
   require(rho > S(0), where, "rho must be > 0 (+infinity for a hard prototype marginal)");
-  // Scaled in double: a float a.sum() of many samples drifts from a's exact mass by ~sqrt(n) u.
-  const double scale = a.template cast<double>().sum() / w_vec.template cast<double>().sum();
-  Vector<S> b = (w_vec.template cast<double>() * scale).template cast<S>();
+  // Scaled in double: a float a.sum() drifts by ~n u (1.00001 at n = 50,000), which the
+  // balanced solver's mass check would then reject.
+  Vector<S> b = w_vec * S(total_mass(a) / total_mass(w_vec));
   return {std::move(a), std::move(b)};
 }
 

@@ -45,6 +45,10 @@ template <class S, class Visit>
 void for_each_similarity_tile(const Matrix<S>& queries, const Matrix<S>& gallery, SearchBlocks blocks,
                               Visit&& visit) {
   const Index n = queries.rows(), m = gallery.rows();
+  // Clamped to the problem first: a block size near INT64_MAX would overflow n + block - 1 and
+  // g0 + block (signed overflow, unvisited tiles, uninitialised results).
+  blocks.queries = std::min(blocks.queries, n);
+  blocks.gallery = std::min(blocks.gallery, m);
   const Index query_blocks = (n + blocks.queries - 1) / blocks.queries;
 PROTOOT_OMP(parallel)
   {

@@ -47,9 +47,24 @@ void require_warm_start(const Vector<S>& potential, const Eigen::MatrixBase<DW>&
   }
 }
 
+/// Epsilon within the range the solver can represent: the potentials reach epsilon times log
+/// of a weight (down to ~-745 in double), so a huge epsilon overflows them to NaN, and a
+/// subnormal one overflows 1 / epsilon even on a zero cost.
+template <class S>
+void require_epsilon_range(S epsilon, const char* where, const char* name) {
+  constexpr S largest = std::numeric_limits<S>::max() / S(4096), smallest = std::numeric_limits<S>::min();
+  if (epsilon >= smallest && epsilon <= largest) return;
+  std::ostringstream os;
+  os.precision(std::numeric_limits<S>::max_digits10);
+  os << name << " = " << epsilon << " is outside [" << smallest << ", " << largest
+     << "], where potentials of epsilon * log(weight) stay finite: rescale the cost";
+  fail(where, os.str());
+}
+
 /// Throws std::invalid_argument naming the problem when an n x m Sinkhorn problem is ill-posed,
 /// checking all but the cost's entries (so a backend whose cost lives elsewhere, e.g. on a GPU,
-/// can share it). With both sides hard (rho = +inf) the masses must agree to 1e-6 relative.
+/// can share it). With both sides hard (rho = +inf) the masses must agree to max(1e-6, (n + m) u) relative
+/// (u = unit roundoff of S), summed in double.
 template <class S, class DA, class DB>
 void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen::MatrixBase<DA>& a,
                                const Eigen::MatrixBase<DB>& b, S rho_a, S rho_b,
@@ -62,12 +77,11 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   require(rho_a > S(0), where, "rho_a must be > 0 (+infinity for a hard constraint)");
   require(rho_b > S(0), where, "rho_b must be > 0 (+infinity for a hard constraint)");
   if (std::isinf(rho_a) && std::isinf(rho_b)) {
-    // Summed in double. Marginals normalised in S carry a relative mass error that grows with
-    // their length (a float sum of n terms drifts by ~sqrt(n) u), so the tolerance does too.
-    const double mass_a = a.template cast<double>().sum(), mass_b = b.template cast<double>().sum();
-    const double tolerance =
-        std::max(1e-6, 16 * double(std::numeric_limits<S>::epsilon()) * std::sqrt(double(n) + double(m)));
-    if (std::abs(mass_a - mass_b) > tolerance * std::max(mass_a, mass_b)) {
+    // Relative to the mass, and never tighter than the rounding of S itself: each weight cast to
+    // S carries u relative error and a caller's own sum in S drifts by up to (n + m) u.
+    const double mass_a = total_mass(a), mass_b = total_mass(b);
+    const double tolerance = std::max(1e-6, double(std::numeric_limits<S>::epsilon()) * double(n + m));
+    if (!(std::abs(mass_a - mass_b) <= tolerance * std::max(mass_a, mass_b))) {
       std::ostringstream os;
       os.precision(std::numeric_limits<double>::max_digits10);
       os << "a and b must have the same total mass (got " << mass_a << " and " << mass_b
@@ -75,12 +89,24 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
       fail(where, os.str());
     }
   }
+  // The plan's entries average mass / (n m): below the smallest normal number they, and the
+  // absolute marginal tolerance, carry no precision (an all-zero plan would pass as converged).
+  constexpr double smallest = std::numeric_limits<S>::min();
+  for (const double mass : {total_mass(a), total_mass(b)})
+    if (mass / (double(n) * double(m)) < smallest) {
+      std::ostringstream os;
+      os.precision(std::numeric_limits<double>::max_digits10);
+      os << "total mass " << mass << " is too small for an " << n << " x " << m
+         << " plan (entries would be subnormal): rescale a and b";
+      fail(where, os.str());
+    }
   require_positive(options.epsilon, where, "epsilon");
+  require_epsilon_range(options.epsilon, where, "epsilon");
   require(options.max_iterations >= 0, where, "max_iterations must be >= 0");
   require(options.tolerance >= S(0), where, "tolerance must be >= 0");
   require(options.check_every >= 1, where, "check_every must be >= 1");
   if (options.epsilon_start > options.epsilon) {
-    require(std::isfinite(options.epsilon_start), where, "epsilon_start must be finite");
+    require_epsilon_range(options.epsilon_start, where, "epsilon_start");
     require(options.epsilon_decay > S(0) && options.epsilon_decay < S(1), where,
             "epsilon_decay must be in (0, 1)");
   }
@@ -91,6 +117,21 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   if (options.g_init.size()) {
     require_size(options.g_init.size(), m, where, "g_init must have one entry per column of C");
     require_warm_start(options.g_init, b, where, "g_init", "b");
+  }
+  // As for C (see validate_sinkhorn): a potential carries rounding of u |p|, so beyond
+  // epsilon / u the plan exponent (f + g - C) / epsilon is noise and overflows.
+  for (const auto& [name, potential] : {std::pair<const char*, const Vector<S>*>{"f_init", &options.f_init},
+                                        {"g_init", &options.g_init}}) {
+    S largest = S(0);
+    for (Index i = 0; i < potential->size(); ++i)
+      if (std::isfinite((*potential)(i))) largest = std::max(largest, std::abs((*potential)(i)));
+    if (largest * std::numeric_limits<S>::epsilon() > options.epsilon) {
+      std::ostringstream os;
+      os.precision(std::numeric_limits<S>::max_digits10);
+      os << name << " reaches |" << largest << "|, beyond the resolution epsilon / u = "
+         << options.epsilon / std::numeric_limits<S>::epsilon() << ": the plan would be rounding noise";
+      fail(where, os.str());
+    }
   }
 }
 
@@ -132,6 +173,13 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
                                                    const SinkhornOptions<typename DC::Scalar>& options) {
   using S = typename DC::Scalar;
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "Sinkhorn runs on float or double");
+  // POT's order sinkhorn(a, b, M) would pass a matrix as b: caught here at compile time.
+  static_assert(DA::IsVectorAtCompileTime && DB::IsVectorAtCompileTime,
+                "protoot::sinkhorn(C, a, b, options): a and b must be vector expressions (cost first)");
+  // Sizes before any Eigen operation, so a mismatch is an exception, not an Eigen assertion.
+  require(C.rows() > 0 && C.cols() > 0, where, "cost matrix C is empty");
+  require_size(a.size(), C.rows(), where, "a must have one entry per row of C");
+  require_size(b.size(), C.cols(), where, "b must have one entry per column of C");
   const Vector<S> a_vec = a.template cast<S>();
   const Vector<S> b_vec = b.template cast<S>();
   const Eigen::Ref<const Matrix<S>> cost(C);  // maps a row-major cost, copies any other layout
@@ -144,7 +192,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
 /// Balanced entropic optimal transport (= POT 0.8.2 `ot.sinkhorn(a, b, C, reg=epsilon)`):
 ///   min_P <P, C> + epsilon sum_ij P_ij (log P_ij - 1)   s.t.  P 1 = a,  P^T 1 = b.
 /// C: n x m cost (any storage order, float or double; units of epsilon); a (n), b (m): non-negative
-/// weights of equal total mass (1e-6 relative; b is rescaled to a's mass), any expression
+/// weights of equal total mass (max(1e-6, (n + m) u) relative, u = unit roundoff of the
+/// scalar; b is rescaled to a's mass in double), any expression
 /// convertible to the cost's scalar.
 /// Returns the plan P = exp((f_i + g_j - C_ij) / epsilon), the potentials, the status and the
 /// marginal errors of P. options.log_domain picks log-sum-exp updates (stable at any epsilon) or

@@ -13,7 +13,8 @@ namespace protoot {
 enum class SinkhornStatus {
   converged,        ///< marginal error <= tolerance
   max_iterations,   ///< iteration budget spent first (plan is still the last valid iterate)
-  numerical_error,  ///< scaling form under/overflowed; plan is the last finite iterate
+  numerical_error,  ///< scaling form under/overflowed; plan is the last finite iterate (when
+                    ///< even the first overflows, the solver throws std::domain_error instead)
   interrupted,      ///< SinkhornOptions::callback returned false
 };
 

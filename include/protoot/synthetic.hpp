@@ -68,7 +68,9 @@ inline std::vector<Index> long_tailed_counts(Index n, Index classes, double imba
 }  // namespace detail
 
 /// Draws a two-domain data set (see the header comment). Deterministic for a given seed.
-/// Requires classes >= 1, dim >= 1, samples >= classes in each domain, imbalance >= 1.
+/// Requires classes >= 1, dim >= 1, samples >= classes in each domain, finite imbalance >= 1,
+/// finite rotation, finite non-negative spread, scale_jitter, offset and noise, and features
+/// that stay finite in Scalar (else std::invalid_argument).
 /// O((samples_a + samples_b) dim^2).
 template <class Scalar = double>
 TwoDomainData<Scalar> make_two_domain(const TwoDomainOptions& o) {
@@ -76,7 +78,11 @@ TwoDomainData<Scalar> make_two_domain(const TwoDomainOptions& o) {
   detail::require(o.classes >= 1 && o.dim >= 1, where, "classes and dim must be >= 1");
   detail::require(o.samples_a >= o.classes && o.samples_b >= o.classes, where,
                   "each domain needs at least one sample per class");
-  detail::require(o.imbalance >= 1, where, "imbalance must be >= 1");
+  detail::require(o.imbalance >= 1 && std::isfinite(o.imbalance), where, "imbalance must be finite and >= 1");
+  detail::require(std::isfinite(o.rotation), where, "rotation must be finite");
+  for (const auto& [name, value] : {std::pair<const char*, double>{"spread", o.spread}, {"scale_jitter", o.scale_jitter},
+                                    {"offset", o.offset}, {"noise", o.noise}})
+    detail::require(std::isfinite(value) && value >= 0, where, std::string(name) + " must be finite and >= 0");
   std::mt19937_64 rng(o.seed);
   std::normal_distribution<double> normal;
   const auto gaussian = [&](Index rows, Index cols) {
@@ -116,6 +122,8 @@ TwoDomainData<Scalar> make_two_domain(const TwoDomainOptions& o) {
   b.rowwise() += offset.transpose();
   b += gaussian(o.samples_b, d) * (o.noise / std::sqrt(double(d)));
   data.b = b.template cast<Scalar>();
+  detail::require_finite(data.a, where, "domain A features (spread too large for this scalar type)");
+  detail::require_finite(data.b, where, "domain B features (spread, offset or noise too large for this scalar type)");
   return data;
 }
 

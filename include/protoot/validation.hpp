@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -46,13 +47,38 @@ void require_positive(Scalar value, const char* where, const char* name) {
   }
 }
 
+/// The total of w, summed in double: a float sum of many small weights drifts by up to n
+/// roundings, far past the 1e-6 mass checks.
+template <class Derived>
+double total_mass(const Eigen::MatrixBase<Derived>& w) {
+  return w.template cast<double>().sum();
+}
+
+/// Scales x to unit length as (x / max|x_j|) / ||x / max|x_j|||, so no square overflows or
+/// underflows (hypot's scaling): rows near 1e200 or 1e-200 keep their direction. Returns
+/// ||x|| = max|x_j| ||x / max|x_j||| (Inf when the norm itself overflows), 0 for a zero or
+/// non-finite x, which is then left unchanged.
+template <class Derived>
+typename Derived::Scalar normalise_direction(Eigen::MatrixBase<Derived>& x) {
+  using S = typename Derived::Scalar;
+  const S top = x.cwiseAbs().maxCoeff();
+  if (!(top > S(0)) || !std::isfinite(static_cast<double>(top))) return S(0);
+  x /= top;
+  const S r = x.norm();
+  x /= r;
+  return top * r;
+}
+
 /// A weight vector: non-empty, finite, non-negative, with a positive total.
 template <class Derived>
 void require_weights(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name) {
   require_nonempty(w, where, name);
   require_finite(w, where, name);
   if ((w.array() < 0).any()) fail(where, std::string(name) + " has negative entries");
-  if (!(w.sum() > 0)) fail(where, std::string(name) + " has zero total mass");
+  const auto total = w.sum();
+  if (!(total > 0)) fail(where, std::string(name) + " has zero total mass");
+  if (!std::isfinite(static_cast<double>(total)))  // finite entries whose sum overflows
+    fail(where, std::string(name) + " has a total mass that overflows: rescale it");
 }
 
 /// A probability vector: weights that sum to 1 within `relative_tolerance`.
@@ -60,9 +86,10 @@ template <class Derived>
 void require_distribution(const Eigen::MatrixBase<Derived>& w, const char* where, const char* name,
                           double relative_tolerance = 1e-6) {
   require_weights(w, where, name);
-  const double total = w.template cast<double>().sum();  // float sums of many weights drift
+  const double total = total_mass(w);
   if (std::abs(total - 1.0) > relative_tolerance) {
     std::ostringstream os;
+    os.precision(std::numeric_limits<double>::max_digits10);
     os << name << " must sum to 1 (got " << total << ")";
     fail(where, os.str());
   }

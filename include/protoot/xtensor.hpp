@@ -10,7 +10,9 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
+#include <xtensor/xcontainer.hpp>
 #include <xtensor/xlayout.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -18,11 +20,23 @@
 #include "protoot/validation.hpp"
 
 namespace protoot {
+namespace detail {
+
+/// True for xtensor containers and adaptors (xarray, xtensor, xtensor_fixed, xt::adapt), whose
+/// data() is their first element with unit strides. A view's data() is its underlying array's
+/// buffer (no offset, no strides), so mapping it would return the wrong elements.
+template <class T>
+inline constexpr bool is_xtensor_container_v = std::is_base_of_v<xt::xcontainer<T>, T>;
+
+}  // namespace detail
 
 /// A 2-D row-major xtensor container as a read-only row-major Eigen matrix (no copy).
-/// Throws std::invalid_argument if it is not 2-D or not row-major.
+/// Throws std::invalid_argument if it is not 2-D or not row-major; views and lazy expressions
+/// do not compile (xt::eval them first).
 template <class Container>
 Eigen::Map<const Matrix<typename Container::value_type>> as_matrix(const Container& x) {
+  static_assert(detail::is_xtensor_container_v<Container>,
+                "protoot::as_matrix takes an xtensor container, not a view or expression: use xt::eval");
   detail::require(x.dimension() == 2, "as_matrix",
                   "expects a 2-D array (got " + std::to_string(x.dimension()) + " dimensions)");
   detail::require(x.layout() == xt::layout_type::row_major, "as_matrix",
@@ -31,9 +45,11 @@ Eigen::Map<const Matrix<typename Container::value_type>> as_matrix(const Contain
 }
 
 /// A 1-D xtensor container as a read-only Eigen vector (no copy). Throws std::invalid_argument if
-/// it is not 1-D.
+/// it is not 1-D; views and lazy expressions do not compile (xt::eval them first).
 template <class Container>
 Eigen::Map<const Vector<typename Container::value_type>> as_vector(const Container& x) {
+  static_assert(detail::is_xtensor_container_v<Container>,
+                "protoot::as_vector takes an xtensor container, not a view or expression: use xt::eval");
   detail::require(x.dimension() == 1, "as_vector",
                   "expects a 1-D array (got " + std::to_string(x.dimension()) + " dimensions)");
   return {x.data(), Index(x.shape()[0])};

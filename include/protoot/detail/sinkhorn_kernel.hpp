@@ -28,6 +28,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #ifdef _OPENMP
@@ -39,6 +40,7 @@
 #include "protoot/detail/openmp.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
+#include "protoot/validation.hpp"
 
 namespace protoot::detail {
 
@@ -79,12 +81,12 @@ class SinkhornKernel {
   /// `shards`: C and a are this process's rows of a larger problem (b is whole), see RowShards.
   SinkhornKernel(const CostRef& C, const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b,
                  const SinkhornOptions<S>& options, bool parallel, const RowShards<S>* shards = nullptr)
-      : shards_(shards), C_(C), a_(a), b_(balanced_target(combined_sum(a.sum(), shards), b, rho_a, rho_b)),
+      : shards_(shards), C_(C), a_(a), b_(balanced_target(combined_sum(S(total_mass(a)), shards), b, rho_a, rho_b)),
         rho_a_(rho_a), rho_b_(rho_b), opt_(options),
         n_(C.rows()), m_(C.cols()),
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b_.array().log()),
-        row_blocks_(row_blocks(n_, m_, threads_)),
+        row_blocks_(row_blocks(n_, m_)),
         row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(row_blocks_) * m_),
         column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
@@ -127,7 +129,7 @@ class SinkhornKernel {
   /// accept 1e-6 relative), which would otherwise put a floor under the marginal error.
   static Vector<S> balanced_target(S mass_a, const Vector<S>& b, S rho_a, S rho_b) {
     if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-    return b * (mass_a / b.sum());
+    return b * S(double(mass_a) / total_mass(b));  // in double: a float sum drifts with n
   }
   /// Sums over the rows of all processes (this process's value alone without shards).
   static S combined_sum(S value, const RowShards<S>* shards) {
@@ -140,9 +142,10 @@ class SinkhornKernel {
   /// Rows are split into this many fixed blocks, each with its own column accumulator, handed
   /// out to threads dynamically: a descheduled thread (busy machine) holds up one block, not
   /// half the pass, and the sums do not depend on which thread ran which block.
-  static Index row_blocks(Index n, Index m, int threads) {
-    if (threads == 1) return 1;
-    const Index memory_cap = std::max<Index>(threads, (Index(1) << 23) / std::max<Index>(m, 1));
+  /// The count depends on the shape only, never on the thread count, so 1 and 2 threads add the
+  /// same partial sums in the same order and return bitwise identical results.
+  static Index row_blocks(Index n, Index m) {
+    const Index memory_cap = std::max<Index>(1, (Index(1) << 23) / std::max<Index>(m, 1));
     return std::min({n, Index(16), memory_cap});
   }
   const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
@@ -281,12 +284,12 @@ PROTOOT_OMP(simd)
     const S inv_eps = S(1) / epsilon;
     const S* f = f_.data();
     std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
-    std::vector<S> sum(std::size_t(threads_) * count, S(0));
+    std::vector<S> sum(std::size_t(row_blocks_) * count, S(0));  // per block: see row_blocks
     std::vector<S> column_top(std::size_t(count), -std::numeric_limits<S>::infinity());
+    const Index blocks = row_blocks_;
 PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
       S* my_top = top.data() + std::size_t(thread_id()) * count;
-      S* my_sum = sum.data() + std::size_t(thread_id()) * count;
 PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
@@ -300,16 +303,19 @@ PROTOOT_OMP(master)  // the thread that may call the shards' (MPI) hook
         if (shards_) shards_->max(column_top.data(), count);
       }
 PROTOOT_OMP(barrier)
-PROTOOT_OMP(for schedule(static))
-      for (Index i = 0; i < n_; ++i) {
-        const S* c = cost_row(i);
+PROTOOT_OMP(for schedule(dynamic, 1))
+      for (Index block = 0; block < blocks; ++block) {
+        S* block_sum = sum.data() + std::size_t(block) * count;
+        for (Index i = n_ * block / blocks; i < n_ * (block + 1) / blocks; ++i) {
+          const S* c = cost_row(i);
 PROTOOT_OMP(simd)
-        for (Index q = 0; q < count; ++q) my_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
+          for (Index q = 0; q < count; ++q) block_sum[q] += fast_exp((f[i] - c[column(q)]) * inv_eps - column_top[q]);
+        }
       }
     }
     std::vector<S> lse(static_cast<std::size_t>(count), S(0));
     for (Index q = 0; q < count; ++q)
-      for (int t = 0; t < threads_; ++t) lse[q] += sum[std::size_t(t) * count + q];
+      for (Index block = 0; block < blocks; ++block) lse[q] += sum[std::size_t(block) * count + q];
     combine_sums(lse.data(), count);
     for (Index q = 0; q < count; ++q) lse[q] = column_top[q] + std::log(lse[q]);
     return lse;
@@ -319,8 +325,9 @@ PROTOOT_OMP(simd)
   // Works on the kernel K = exp((f0_i + g0_j - C_ij) / eps) with the potentials f0, g0 absorbed
   // (warm start, epsilon changes), so f = f0 + eps log u and g = g0 + eps log v.
 
-  /// Builds K for `epsilon` around the current potentials and resets u = v = 1.
-  void absorb(S epsilon) {
+  /// Builds K for `epsilon` around the current potentials and resets u = v = 1. Returns false
+  /// when K overflows (e.g. -C / epsilon > 709 in double): no iterate on it can be finite.
+  bool absorb(S epsilon) {
     kernel_epsilon_ = epsilon;
     f0_ = f_;
     g0_ = g_;
@@ -337,6 +344,7 @@ PROTOOT_OMP(simd)
     }
     u_.setOnes(n_);
     v_.setOnes(m_);
+    return kernel_.allFinite();
   }
 
   /// Potentials of the scalings (u, v) on the current kernel.
@@ -361,7 +369,7 @@ PROTOOT_OMP(simd)
   /// with f_, g_ and result_.iterations at the last finite iterate.
   bool run_scaling(bool have_g) {
     const int first = 1;
-    absorb(epsilon_at(first));
+    if (!absorb(epsilon_at(first))) return numerical_error(u_, v_, 0);  // the starting potentials
     const Index m = m_;
     if (!have_g) {  // v from u = 1: column sums of K
       row_pass([&](Index i, S* accumulator, S*) {
@@ -382,7 +390,7 @@ PROTOOT_OMP(simd)
       last_epsilon_ = epsilon;
       if (epsilon != kernel_epsilon_) {
         potentials_from_scalings(u_, v_);
-        absorb(epsilon);
+        if (!absorb(epsilon)) return numerical_error(u_, v_, k - 1);  // u = v = 1: iterate k - 1
         v_previous_ = v_;
       }
       bool finite = true;
@@ -435,20 +443,26 @@ PROTOOT_OMP(simd)
     const S epsilon = last_epsilon_, inv_eps = S(1) / epsilon;
     const Index m = m_;
     result_.plan.resize(n_, m_);
-    Vector<S> row_sums(n_);
-    double cost = 0;
+    Vector<S> row_sums(n_), row_costs(n_);
     row_pass([&](Index i, S* accumulator, S*) {
       const S* c = cost_row(i);
       S* p = result_.plan.data() + i * m;
       const S* g = g_.data();
       const S fi = f_[i];
       row_sums[i] = lane_sum<S>(m, [&](Index j) { return p[j] = fast_exp((fi + g[j] - c[j]) * inv_eps); });
-      const S row_cost = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
+      row_costs[i] = lane_sum<S>(m, [&](Index j) { return p[j] * c[j]; });
 PROTOOT_OMP(simd)
       for (Index j = 0; j < m; ++j) accumulator[j] += p[j];
-PROTOOT_OMP(atomic)
-      cost += double(row_cost);
     });
+    double cost = row_costs.template cast<double>().sum();  // in row order: thread-independent
+    // p * 0 is NaN exactly when p is; the row sums cover every plan entry (they are >= 0).
+    if (!std::isfinite(double(row_sums.sum())) || !std::isfinite(cost))
+      // Only the scaling form gets here: its kernel exp((f0 + g0 - C) / epsilon) overflowed
+      // before a single finite iterate existed (e.g. -C / epsilon > 709 in double, or a huge
+      // warm start). There is no finite plan to return.
+      throw std::domain_error(
+          "protoot::sinkhorn: the scaling form overflows exp((f + g - C) / epsilon) from the first iterate, so "
+          "there is no finite plan: use log_domain = true (or log_domain_fallback), or shift C or the warm start");
     S error_a = S(0), error_b = S(0);
     for (Index i = 0; i < n_; ++i) error_a += std::abs(row_sums[i] - relaxed_target(a_[i], f_[i], rho_a_));
     for (Index j = 0; j < m_; ++j) error_b += std::abs(column_sums_[j] - relaxed_target(b_[j], g_[j], rho_b_));

@@ -8,14 +8,21 @@
 // never a crash or an out-of-bounds read (tests/fuzz/fuzz_npy.cpp checks this with libFuzzer).
 #pragma once
 
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "protoot/types.hpp"
 #include "protoot/validation.hpp"
@@ -159,20 +166,34 @@ class HeaderParser {
   const std::string& where_;
 };
 
+/// Raw converted to S, or a clear error naming the file when the value does not fit S (a
+/// double 1e300 read as float would silently become +Inf; a huge double cast to int is UB).
 template <class Raw, class S>
-S load_element(const char* p) {
+S load_checked(const char* p, const std::string& name) {
   Raw value;
   std::memcpy(&value, p, sizeof(Raw));  // the data block need not be aligned for Raw
+  if constexpr (std::is_floating_point_v<Raw> && std::is_floating_point_v<S> && sizeof(S) < sizeof(Raw)) {
+    if (std::isfinite(value) && std::abs(value) > Raw(std::numeric_limits<S>::max()))
+      protoot::detail::fail("read_npy", name + ": value " + std::to_string(value) + " is out of range for float");
+  } else if constexpr (std::is_floating_point_v<Raw> && std::is_integral_v<S>) {
+    // 2^63 is exact in double; the range check also rejects NaN.
+    if (!(value >= Raw(std::numeric_limits<S>::min()) && value < -Raw(std::numeric_limits<S>::min())) ||
+        value != std::trunc(value))
+      protoot::detail::fail("read_npy", name + ": value " + std::to_string(value) + " is not an integer in range");
+  } else if constexpr (std::is_integral_v<Raw> && std::is_integral_v<S> && sizeof(S) < sizeof(Raw)) {
+    if (value < Raw(std::numeric_limits<S>::min()) || value > Raw(std::numeric_limits<S>::max()))
+      protoot::detail::fail("read_npy", name + ": value " + std::to_string(value) + " is out of range");
+  }
   return static_cast<S>(value);
 }
 
 template <class S>
-S load_as(NpyDtype t, const char* p) {
+S load_as(NpyDtype t, const char* p, const std::string& name) {
   switch (t) {
-    case NpyDtype::float32: return load_element<float, S>(p);
-    case NpyDtype::float64: return load_element<double, S>(p);
-    case NpyDtype::int32: return load_element<std::int32_t, S>(p);
-    default: return load_element<std::int64_t, S>(p);
+    case NpyDtype::float32: return load_checked<float, S>(p, name);
+    case NpyDtype::float64: return load_checked<double, S>(p, name);
+    case NpyDtype::int32: return load_checked<std::int32_t, S>(p, name);
+    default: return load_checked<std::int64_t, S>(p, name);
   }
 }
 
@@ -186,11 +207,53 @@ constexpr const char* descr_of() {
 }
 
 inline std::vector<char> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) protoot::detail::fail("read_npy", "'" + path + "' is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) protoot::detail::fail("read_npy", "cannot open '" + path + "'");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<char> bytes;
+  try {  // a read error may surface as std::ios_base::failure, which would not name the file
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    protoot::detail::fail("read_npy", "error while reading '" + path + "'");
+  }
   if (in.bad()) protoot::detail::fail("read_npy", "error while reading '" + path + "'");
   return bytes;
+}
+
+/// Writes `bytes` to `path` all or nothing: into a temporary file in the same folder, flushed to
+/// disk (fsync), then renamed over `path`. A full disk or a killed process leaves the previous
+/// file intact (and at worst a stray temporary), never a truncated file under `path`.
+inline void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const auto fail = [&](const std::string& what) {
+    protoot::detail::fail("write_npy", what + " '" + path + "': " + std::strerror(errno));
+  };
+  std::string temporary = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(temporary.data());
+  if (fd < 0) fail("cannot create a temporary file next to");
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ::ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      errno = error;
+      fail("error while writing");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // mkstemp creates the file 0600; give it the permissions a plain create would (0666 & ~umask).
+  const ::mode_t mask = ::umask(0);
+  ::umask(mask);
+  const bool ok = ::fchmod(fd, 0666 & ~mask) == 0 && ::fsync(fd) == 0;
+  const int error = errno;
+  if (::close(fd) != 0 || !ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
+    if (ok) errno = error;
+    ::unlink(temporary.c_str());
+    fail("error while writing");
+  }
 }
 
 }  // namespace detail
@@ -237,13 +300,14 @@ Matrix<S> parse_npy(const char* data, std::size_t size, const std::string& name 
   for (std::size_t t = 0; t < count; ++t) {
     const auto i = static_cast<Index>(h.fortran_order ? t % std::size_t(h.rows) : t / std::size_t(h.cols));
     const auto j = static_cast<Index>(h.fortran_order ? t / std::size_t(h.rows) : t % std::size_t(h.cols));
-    m(i, j) = detail::load_as<S>(h.dtype, p + t * item);
+    m(i, j) = detail::load_as<S>(h.dtype, p + t * item, name);
   }
   return m;
 }
 
 /// Reads a .npy file as a Matrix<S> (see parse_npy). Throws std::invalid_argument naming `path`
-/// when the file is missing, malformed, truncated, of another dtype or of more than 2 dimensions.
+/// when the file is missing, a directory, malformed, truncated, of more than 2 dimensions, or
+/// holds a value S cannot represent (e.g. 1e300 in an f8 file read as float).
 template <class S>
 Matrix<S> read_npy(const std::string& path) {
   const std::vector<char> bytes = detail::read_file(path);
@@ -265,7 +329,8 @@ inline IndexVector read_npy_labels(const std::string& path) {
   return parse_npy_labels(bytes.data(), bytes.size(), path);
 }
 
-/// Writes `x` as a version 1.0, C-ordered .npy file; the dtype follows the scalar type (float ->
+/// Writes `x` as a version 1.0, C-ordered .npy file, atomically (a temporary file in the same
+/// folder, fsync, rename: on failure the previous file at `path` is untouched); the dtype follows the scalar type (float ->
 /// '<f4', double -> '<f8', int32 -> '<i4', int64 -> '<i8'). Compile-time vectors are written 1-d.
 template <class Derived>
 void write_npy(const std::string& path, const Eigen::DenseBase<Derived>& x) {
@@ -279,14 +344,12 @@ void write_npy(const std::string& path, const Eigen::DenseBase<Derived>& x) {
   header.append(63 - (10 + header.size()) % 64, ' ');  // NumPy pads magic + header to a multiple of 64
   header += '\n';
   if (header.size() > 65535) protoot::detail::fail("write_npy", path + ": header too long");
-  std::ofstream out(path, std::ios::binary);
-  if (!out) protoot::detail::fail("write_npy", "cannot create '" + path + "'");
   const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size() & 0xff),
                            static_cast<char>(header.size() >> 8)};
-  out.write(prefix, sizeof prefix);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char*>(m.data()), static_cast<std::streamsize>(m.size() * sizeof(S)));
-  if (!out) protoot::detail::fail("write_npy", "error while writing '" + path + "'");
+  std::string bytes(prefix, sizeof prefix);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(m.data()), static_cast<std::size_t>(m.size()) * sizeof(S));
+  detail::write_file_atomically(path, bytes);
 }
 
 }  // namespace protoot::io

@@ -47,6 +47,20 @@ inline void require_exclusions(const IndexVector* excluded, Index n, Index m, co
                       " is outside [-1, " + std::to_string(m) + ")");
 }
 
+/// tau > 0 and logits / tau with room to spare: the loss adds and subtracts logits / tau, so
+/// 4 max|logit| / tau must be finite (a denormal tau alone overflows 1 / tau).
+template <class S>
+void require_logit_scale(S max_abs_logit, S tau, const char* where) {
+  require_positive(tau, where, "tau");
+  if (!std::isfinite(S(4) * (max_abs_logit / tau)) || !std::isfinite(S(1) / tau)) {
+    std::ostringstream os;
+    os.precision(std::numeric_limits<S>::max_digits10);
+    os << "logits / tau overflow (max |logit| = " << max_abs_logit << ", tau = " << tau
+       << "): raise tau or rescale the features";
+    fail(where, os.str());
+  }
+}
+
 /// x_j <- exp((x_j - shift) * scale) over a contiguous row, in SIMD (fast_exp, about 1 ulp;
 /// Eigen's AVX-512 exp trips a GCC 12 -Wuninitialized false positive in every user's build).
 template <class S>
@@ -64,8 +78,8 @@ S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVec
   const Index n = p.size(), m = e.cols();
   const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
   Vector<S> positive_grad(n);
-  S total = S(0);
-PROTOOT_OMP(parallel for reduction(+ : total) if (n * m > 32768))
+  Vector<S> row_loss(n);  // summed in row order after the loop: independent of the thread count
+PROTOOT_OMP(parallel for if (n * m > 32768))
   for (Index i = 0; i < n; ++i) {
     const Index skip = excluded ? (*excluded)(i) : Index(-1);
     if (skip >= 0) e(i, skip) = std::numeric_limits<S>::lowest();
@@ -74,7 +88,7 @@ PROTOOT_OMP(parallel for reduction(+ : total) if (n * m > 32768))
     if (skip >= 0) e(i, skip) = S(0);
     const S positive_term = std::exp((p(i) - top) * inv_tau);
     const S sum = positive_term + e.row(i).sum();
-    total += top * inv_tau + std::log(sum) - p(i) * inv_tau;  // log-sum-exp of the row - p_i / tau
+    row_loss(i) = top * inv_tau + std::log(sum) - p(i) * inv_tau;  // log-sum-exp of the row - p_i / tau
     // d/dlogit of (lse - p/tau) is softmax - onehot(positive), times 1/(n tau)
     if (grad) {
       positive_grad(i) = (positive_term / sum - S(1)) * scale;
@@ -85,6 +99,8 @@ PROTOOT_OMP(parallel for reduction(+ : total) if (n * m > 32768))
     grad->positive = std::move(positive_grad);
     grad->negatives = std::move(e);
   }
+  S total = S(0);
+  for (Index i = 0; i < n; ++i) total += row_loss(i);
   return total / S(n);
 }
 
@@ -109,6 +125,8 @@ typename DP::Scalar info_nce_logits(const Eigen::MatrixBase<DP>& positive, const
   detail::require_finite(positive, where, "positive");
   detail::require_finite(negatives, where, "negatives");
   detail::require_exclusions(excluded, n, m, where);
+  const S max_abs = std::max<S>(positive.cwiseAbs().maxCoeff(), m > 0 ? S(negatives.cwiseAbs().maxCoeff()) : S(0));
+  detail::require_logit_scale(max_abs, tau, where);
 
   return detail::info_nce_logits_inplace<S>(positive, negatives, tau, excluded, grad);
 }
@@ -128,7 +146,7 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
   detail::require_nonempty(queries, where, "queries");
   detail::require_size(positives.rows(), queries.rows(), where, "positives must have one row per query");
   detail::require_size(positives.cols(), queries.cols(), where, "positives dimension");
-  if (negatives.rows() > 0) detail::require_size(negatives.cols(), queries.cols(), where, "negatives dimension");
+  detail::require_size(negatives.cols(), queries.cols(), where, "negatives dimension (also when it has no rows)");
   detail::require_finite(queries, where, "queries");
   detail::require_finite(positives, where, "positives");
   detail::require_finite(negatives, where, "negatives");
@@ -140,7 +158,8 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
   detail::require_finite(pos, where, "positive similarities (overflow)");
   detail::require_finite(neg, where, "negative similarities (overflow)");
   detail::require_exclusions(excluded, q.rows(), v.rows(), where);
-  detail::require_positive(tau, where, "tau");
+  detail::require_logit_scale(std::max<S>(pos.cwiseAbs().maxCoeff(), neg.size() ? S(neg.cwiseAbs().maxCoeff()) : S(0)),
+                              tau, where);
   InfoNceLogitGradients<S> g;
   const S loss = detail::info_nce_logits_inplace<S>(pos, std::move(neg), tau, excluded, grad ? &g : nullptr);
   if (!grad) return loss;

@@ -108,21 +108,23 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
   Matrix<S> logits = (z * c.transpose()) / tau;
   detail::require_finite(logits, where, "logits z.c / tau (overflow)");  // as info_nce checks its similarities
   const Index n = z.rows(), k = c.rows();
-  S total = S(0);
-PROTOOT_OMP(parallel for reduction(+ : total) if (n * k > 32768))
+  Vector<S> row_loss(n);  // summed in row order after the loop: independent of the thread count
+PROTOOT_OMP(parallel for if (n * k > 32768))
   for (Index i = 0; i < n; ++i) {
     const S top = logits.row(i).maxCoeff();
     const S mass = w.row(i).sum();  // 1 up to the tolerance; kept so value and gradient agree
     const S target_dot = w.row(i).dot(logits.row(i));
     detail::exp_shifted_inplace(logits.row(i).data(), k, top, S(1));  // now exp(logit - top)
     const S sum = logits.row(i).sum();
-    total += mass * (top + std::log(sum)) - target_dot;
+    row_loss(i) = mass * (top + std::log(sum)) - target_dot;
     if (grad) logits.row(i) = (logits.row(i) * (mass / sum) - w.row(i)) / (S(n) * tau);
   }
   if (grad) {  // logits now hold dloss/d(z c^T)
     grad->features.noalias() = logits * c;
     grad->prototypes.noalias() = logits.transpose() * z;
   }
+  S total = S(0);
+  for (Index i = 0; i < n; ++i) total += row_loss(i);
   return total / S(n);
 }
 
