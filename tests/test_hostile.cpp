@@ -425,3 +425,120 @@ TEMPLATE_TEST_CASE("the scaling form never returns a non-finite plan", "[hostile
     CHECK_THROWS_AS(sinkhorn(C, a, b, o), std::invalid_argument);
   }
 }
+
+// ---- property sweep: every entry point against every family of hostile inputs ----------------
+// Each call either throws one of the library's error types or returns only finite numbers and
+// valid indices; anything else (another exception type, a crash under the sanitizers, NaN/Inf
+// in a result, an index out of range) fails.
+
+#include "protoot/domain_adaptation.hpp"
+#include "protoot/sinkhorn_batch.hpp"
+
+namespace {
+
+template <class S>
+std::vector<std::pair<std::string, Matrix<S>>> hostile_matrices(Index rows, Index cols) {
+  const S huge = std::numeric_limits<S>::max() / S(4), tiny = std::numeric_limits<S>::denorm_min();
+  Matrix<S> base = uniform_matrix<S>(rows, cols, 7).array() + S(0.1);
+  std::vector<std::pair<std::string, Matrix<S>>> inputs = {{"ordinary", base}};
+  Matrix<S> x = base;
+  x(0, 0) = std::numeric_limits<S>::quiet_NaN();
+  inputs.push_back({"NaN", x});
+  x = base;
+  x(rows - 1, cols - 1) = std::numeric_limits<S>::infinity();
+  inputs.push_back({"Inf", x});
+  inputs.push_back({"huge", Matrix<S>(base * huge)});
+  inputs.push_back({"denormal", Matrix<S>(Matrix<S>::Constant(rows, cols, tiny))});
+  inputs.push_back({"zero row", Matrix<S>(base)});
+  inputs.back().second.row(1).setZero();
+  inputs.push_back({"empty", Matrix<S>(0, cols)});
+  inputs.push_back({"1x1", Matrix<S>::Constant(1, 1, S(1))});
+  inputs.push_back({"wrong width", Matrix<S>(base.leftCols(cols - 1))});
+  return inputs;
+}
+
+template <class M>
+bool finite_result(const M& m) {
+  return m.allFinite();
+}
+
+/// Runs `call`; the result (a matrix, vector or scalar, via `finite`) must be finite if it returns.
+template <class Call, class Check>
+void expect_contract(const std::string& what, Call&& call, Check&& finite) {
+  INFO(what);
+  try {
+    const auto result = call();
+    CHECK(finite(result));
+  } catch (const std::invalid_argument&) {
+  } catch (const std::domain_error&) {
+  } catch (const std::runtime_error&) {
+  } catch (const std::exception& e) {
+    FAIL("wrong error type: " << e.what());
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("property sweep: hostile matrices through every entry point", "[hostile][sweep]", float, double) {
+  using S = TestType;
+  const Index rows = 12, cols = 4, k = 3;
+  const Matrix<S> ok = uniform_matrix<S>(rows, cols, 3).array() + S(0.1);
+  const Matrix<S> prototypes = ok.topRows(k);
+  const Vector<S> weights = Vector<S>::Constant(k, S(1) / S(k));
+  const auto finite_matrix = [](const auto& m) { return finite_result(m); };
+  const auto finite_scalar = [](const auto& v) { return std::isfinite(double(v)); };
+  for (const auto& [name, x] : hostile_matrices<S>(rows, cols)) {
+    const std::string tag = name + " (" + std::to_string(x.rows()) + " x " + std::to_string(x.cols()) + ")";
+    expect_contract("l2_normalize_rows " + tag, [&] { return l2_normalize_rows(x); }, finite_matrix);
+    expect_contract("cosine_topk " + tag, [&] { return cosine_topk(x, ok, 2).scores; }, finite_matrix);
+    expect_contract("cosine_topk gallery " + tag, [&] {
+      const TopK<S> t = cosine_topk(ok, x, 2);
+      CHECK((t.indices.array() >= 0 && t.indices.array() < x.rows()).all());
+      return t.scores;
+    }, finite_matrix);
+    expect_contract("cosine_neighbours " + tag, [&] {
+      const NeighbourMatrix nn = cosine_neighbours(x, ok, 2);
+      return Matrix<S>(nn.template cast<S>());
+    }, finite_matrix);
+    expect_contract("neighbour_contrast " + tag, [&] { return neighbour_contrast(x, ok, 1, S(0.2)); }, finite_scalar);
+    expect_contract("info_nce " + tag, [&] { return info_nce(x, x, ok, S(0.2)); }, finite_scalar);
+    expect_contract("prototype_contrast " + tag, [&] {
+      return prototype_contrast(x, prototypes, IndexVector::Zero(x.rows()), S(0.2));
+    }, finite_scalar);
+    expect_contract("prototype_contrast_soft " + tag, [&] {
+      return prototype_contrast_soft(x, prototypes, Matrix<S>::Constant(x.rows(), k, S(1) / S(k)), S(0.2));
+    }, finite_scalar);
+    expect_contract("prototype_cost " + tag, [&] { return prototype_cost(x, prototypes); }, finite_matrix);
+    expect_contract("prototype_sinkhorn " + tag, [&] {
+      return prototype_sinkhorn_released(x, prototypes, weights).plan;
+    }, finite_matrix);
+    expect_contract("kmeans " + tag, [&] { return kmeans(x, k).centroids; }, finite_matrix);
+    KMeansOptions<S> spherical;
+    spherical.spherical = true;
+    expect_contract("spherical kmeans " + tag, [&] { return kmeans(x, k, spherical).centroids; }, finite_matrix);
+    expect_contract("coral " + tag, [&] { return apply_affine(coral(x, ok), x); }, finite_matrix);
+    SinkhornTransportOptions<S> transport;
+    transport.sinkhorn.epsilon = S(0.1);
+    expect_contract("sinkhorn_transport " + tag, [&] { return sinkhorn_transport(x, ok, transport).source_mapped; },
+                    finite_matrix);
+    expect_contract("assign_to_nearest_prototype " + tag, [&] {
+      return Matrix<S>(assign_to_nearest_prototype(x, prototypes).template cast<S>());
+    }, finite_matrix);
+    expect_contract("plan_weighted_prototypes " + tag, [&] {
+      return plan_weighted_prototypes(Matrix<S>::Constant(x.rows(), k, S(1)), x, prototypes);
+    }, finite_matrix);
+    SinkhornOptions<S> o;
+    o.epsilon = S(0.1);
+    expect_contract("sinkhorn (cost) " + tag, [&] {
+      return sinkhorn(x, Vector<S>::Constant(x.rows(), S(1) / S(std::max<Index>(x.rows(), 1))),
+                      Vector<S>::Constant(x.cols(), S(1) / S(x.cols())), o).plan;
+    }, finite_matrix);
+    expect_contract("sinkhorn_batch " + tag, [&] {
+      const std::vector<Matrix<S>> costs = {x, x};
+      const std::vector<Vector<S>> as = {Vector<S>::Constant(x.rows(), S(1) / S(std::max<Index>(x.rows(), 1)))};
+      const std::vector<Vector<S>> bs = {Vector<S>::Constant(x.cols(), S(1) / S(x.cols()))};
+      const auto results = sinkhorn_batch(costs, as, bs, o);
+      return results.at(1).plan;
+    }, finite_matrix);
+  }
+}
