@@ -110,7 +110,7 @@ Matrix<S> read_my_rows(const std::string& path, int rank, int ranks, bool labels
   for (Index i = first; i < last; ++i)
     for (Index j = 0; j < h.cols; ++j) {
       const std::size_t t = h.fortran_order ? std::size_t(j * h.rows + i) : std::size_t(i * h.cols + j);
-      rows(i - first, j) = io::detail::load_as<S>(h.dtype, file.data() + h.data_offset + t * item);
+      rows(i - first, j) = io::detail::load_as<S>(h.dtype, file.data() + h.data_offset + t * item, path);
     }
   return rows;
 }
