@@ -220,6 +220,8 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     for (const auto* plan : {&equal.aa.plan, &equal.bb.plan, &equal.ab.plan, &equal.ba.plan})
       CHECK((plan->colwise().sum().array() - S(0.25)).abs().maxCoeff() <= 2 * options.sinkhorn.tolerance);
     CHECK((equal.clusters_a.proportions.array() - S(0.25)).abs().maxCoeff() > S(0.05));  // imbalanced A
+    CHECK(prototype_marginal(equal.clusters_a, true) == Vector<S>::Constant(4, S(0.25)));
+    CHECK(prototype_marginal(equal.clusters_a, false) == equal.clusters_a.proportions);
   }
 }
 

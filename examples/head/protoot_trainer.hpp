@@ -288,12 +288,10 @@ double solve_targets(DomainState<S> (&domains)[2], const TrainConfig& c, bool fi
   domains[0].cross_plan = std::move(t.ab);
   domains[1].cross_plan = std::move(t.ba);
   if (c.losses.cross_target == CrossTarget::matched_prototype) {
-    const auto weights = [&](const DomainState<S>& d) {
-      const Index k = d.clusters.centroids.rows();
-      return c.ot.kmeans_marginals ? d.clusters.proportions : Vector<S>(Vector<S>::Constant(k, S(1) / S(k)));
-    };
-    const PrototypeMatching<S> m = match_prototypes(domains[0].clusters.centroids, weights(domains[0]),
-                                                    domains[1].clusters.centroids, weights(domains[1]));
+    const bool uniform = !c.ot.kmeans_marginals;
+    const PrototypeMatching<S> m =
+        match_prototypes(domains[0].clusters.centroids, prototype_marginal(domains[0].clusters, uniform),
+                         domains[1].clusters.centroids, prototype_marginal(domains[1].clusters, uniform));
     domains[0].to_other = m.a_to_b;
     domains[1].to_other = m.b_to_a;
   }

@@ -67,6 +67,15 @@ struct PrototypeTargets {
   PrototypeSinkhornResult<Scalar> aa, bb, ab, ba;
 };
 
+/// The prototype-side OT marginal of a domain's clusters: their K-means proportions, or 1/K for
+/// each of the K prototypes when `uniform` (SwAV's equipartition, the imbalance ablation).
+/// Returns K entries summing to 1. O(K).
+template <class S>
+Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform) {
+  const Index k = clusters.centroids.rows();
+  return uniform ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : clusters.proportions;
+}
+
 /// ProtoOT targets for two domains: ZA (n_A x d) and ZB (n_B x d) features (any norm; cosine
 /// is used throughout). Runs K-means on each (fresh, or warm-started from options.prototypes_a/_b),
 /// unit-normalises the centroids, then solves A->A, B->B (hard marginals), A->B, B->A (marginal =
@@ -100,9 +109,7 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
     return result;
   };
   auto solve = [&](const auto& Z, const KMeansResult<S>& owner, S rho) {
-    const Index k = owner.centroids.rows();
-    const Vector<S> marginal =
-        options.uniform_marginals ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : owner.proportions;
+    const Vector<S> marginal = prototype_marginal(owner, options.uniform_marginals);
     return options.released_recipe ? prototype_sinkhorn_released(Z, owner.centroids, marginal, rho)
                                    : prototype_sinkhorn(Z, owner.centroids, marginal, options.sinkhorn, rho);
   };

@@ -94,9 +94,7 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
                   {&targets.ab, &ZA, &targets.clusters_b, options.rho},
                   {&targets.ba, &ZB, &targets.clusters_a, options.rho}};
   for (const auto& p : problems) {
-    const Index k = p.owner->centroids.rows();
-    const Vector<S> marginal =
-        options.uniform_marginals ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : p.owner->proportions;
+    const Vector<S> marginal = prototype_marginal(*p.owner, options.uniform_marginals);
     *p.out = sharded_prototype_sinkhorn<S>(comm, *p.samples, p.owner->centroids, marginal, solver, p.rho,
                                            options.released_recipe);
   }
