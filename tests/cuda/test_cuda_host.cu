@@ -1,8 +1,11 @@
 // Host-side logic of the CUDA backend, which runs without a GPU: error translation (the failing
-// call is named, out-of-memory has its own type) and the argument checks that reject bad
-// problems before any device memory is touched (every public entry point on empty inputs).
+// call is named, out-of-memory has its own type, no device is a plain NoDevice at the caller's
+// call) and the argument checks that reject bad problems before any device memory is touched
+// (every public entry point on empty inputs).
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "check.hpp"
 #include "protoot/cuda/kmeans.cuh"
@@ -112,11 +115,49 @@ void entry_points_reject_empty_inputs(Checker& check) {
                                              "prototype_sinkhorn_released, empty Z");
 }
 
+static_assert(std::is_base_of<std::runtime_error, cuda::NoDevice>::value, "NoDevice is a std::runtime_error");
+
+bool says_no_device(const cuda::NoDevice& e) { return std::string(e.what()).rfind("no CUDA device/driver", 0) == 0; }
+
+// Without a GPU (or driver) the caller's own call throws NoDevice; with one, each thread has one
+// default Resources per device, and a ResourceScope makes another current.
+void no_device(Checker& check) {
+  for (const cudaError_t status : {cudaErrorNoDevice, cudaErrorInsufficientDriver}) {
+    try {
+      PROTOOT_CUDA_CHECK(status);
+      check.expect(false, "a missing device or driver must throw");
+    } catch (const cuda::NoDevice& e) {
+      check.expect(says_no_device(e), "NoDevice message: " + std::string(e.what()));
+    }
+  }
+  if (cuda::device_available()) {
+    cuda::Resources& defaults = cuda::default_resources();
+    check.expect(&defaults == &cuda::default_resources(), "one default Resources per thread and device");
+    cuda::Resources own;
+    {
+      const cuda::ResourceScope scope(own);
+      check.expect(&cuda::current_resources() == &own, "a ResourceScope makes its Resources current");
+    }
+    check.expect(&cuda::current_resources() == &defaults, "the scope restores the default");
+    return;
+  }
+  try {
+    const cuda::DeviceMatrix<float> cost(Matrix<float>::Ones(2, 2));
+    const Vector<float> half = Vector<float>::Constant(2, 0.5f);
+    protoot::sinkhorn(cost, half, half, SinkhornOptions<float>{});
+    check.expect(false, "a solve without a device must throw");
+  } catch (const cuda::NoDevice& e) {
+    check.expect(says_no_device(e), "NoDevice message: " + std::string(e.what()));
+  }
+  check.expect_throws<cuda::NoDevice>([] { cuda::default_resources(); }, "default_resources without a device");
+}
+
 }  // namespace
 
 int main() {
   return test::run_tests("test_cuda_host", false, [](Checker& check) {
     error_translation(check);
+    no_device(check);
     empty_device_matrix(check);
     sinkhorn_arguments<float>(check);
     sinkhorn_arguments<double>(check);

@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/sinkhorn_kernels.cuh"
+#include "protoot/cuda/detail/sinkhorn_kernels.cuh"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/validation.hpp"
@@ -91,29 +91,26 @@ S relaxation(S rho, S eps) {
 template <class S>
 bool all_finite(const S* values, long long count) {
   if (count == 0) return true;
-  DeviceBuffer<int> flag(1, "a flag");
-  int host = 0;
-  flag.upload(&host, 1);
-  flag_non_finite<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(values, count, flag.data());
+  int* flag = cleared_flag();
+  flag_non_finite<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
+      values, count, flag);
   PROTOOT_CUDA_CHECK_LAUNCH(flag_non_finite);
-  flag.download(&host, 1);
-  return host == 0;
+  return to_host_value(flag) == 0;
 }
 
 /// Sums `count` device values into one host value.
 template <class S>
-S device_sum(const DeviceBuffer<S>& values, long long count, DeviceBuffer<S>& scratch) {
-  sum_kernel<<<1, 1024>>>(values.data(), count, scratch.data());
+S device_sum(const DeviceBuffer<S>& values, long long count) {
+  S* sum = current_resources().scratch<S>(1);
+  sum_kernel<<<1, 1024, 0, cuda::detail::stream()>>>(values.data(), count, sum);
   PROTOOT_CUDA_CHECK_LAUNCH(sum_kernel);
-  S host = 0;
-  scratch.download(&host, 1);
-  return host;
+  return to_host_value(sum);
 }
 
 /// u <- u^power in place: the scalings of unchanged potentials after epsilon changes.
 template <class S>
 void rescale_scalings(DeviceBuffer<S>& scalings, int count, S power) {
-  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block>>>(scalings.data(), count, power);
+  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(scalings.data(), count, power);
   PROTOOT_CUDA_CHECK_LAUNCH(power_in_place);
 }
 
@@ -139,7 +136,7 @@ class StoredCostPasses {
   void set_epsilon(S eps) {
     if (!Form::stores_kernel || eps == kernel_eps_) return;
     const long long count = static_cast<long long>(n_) * m_;
-    form_entries<Form><<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(
+    form_entries<Form><<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
         cost_.data(), count, S(1) / eps, kernel_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(form_entries);
     kernel_eps_ = eps;
@@ -147,16 +144,16 @@ class StoredCostPasses {
 
   void rows(const HalfStep<S>& step) {
     const int warps = threads_per_block / warp_size;
-    stored_row_step<Form><<<blocks_for(n_, warps), threads_per_block>>>(entries(), n_, m_, step);
+    stored_row_step<Form><<<blocks_for(n_, warps), threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_row_step);
   }
 
   void columns(const HalfStep<S>& step) {
     const dim3 grid(blocks_for(m_, threads_per_block), chunks_);
-    stored_column_partial<Form><<<grid, threads_per_block>>>(entries(), n_, m_, step.other, step.inv_eps,
+    stored_column_partial<Form><<<grid, threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step.other, step.inv_eps,
                                                             rows_per_chunk_, partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_partial);
-    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block>>>(partial_.data(), chunks_, m_, step);
+    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(partial_.data(), chunks_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_finish);
   }
 
@@ -199,7 +196,7 @@ class PointCloudPasses {
   Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
 
   void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
-    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile>>>(updated, other, dim_, clouds_.cost, step);
+    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile, 0, cuda::detail::stream()>>>(updated, other, dim_, clouds_.cost, step);
     PROTOOT_CUDA_CHECK_LAUNCH(cloud_step);
   }
 
@@ -214,18 +211,18 @@ void materialise_plan(const Cost& cost, int n, int m, const DeviceBuffer<S>& f, 
                       PlanOutput output, SinkhornResult<S>& result) {
   const int chunk_rows = static_cast<int>(std::max<long long>(1, std::min<long long>(n, plan_rows_per_chunk_target / m)));
   DeviceBuffer<S> staging(output == PlanOutput::host ? static_cast<std::size_t>(chunk_rows) * m : 0, "a plan chunk");
-  DeviceBuffer<S> cost_terms(static_cast<std::size_t>(n), "plan cost terms"), scratch(1);
+  DeviceBuffer<S> cost_terms(static_cast<std::size_t>(n), "plan cost terms");
   if (output == PlanOutput::host) result.plan.resize(n, m);
   const int warps = threads_per_block / warp_size;
   for (int first = 0; first < n; first += chunk_rows) {
     const int rows = std::min(chunk_rows, n - first);
-    plan_rows<<<blocks_for(rows, warps), threads_per_block>>>(cost, first, rows, m, f.data(), g.data(), S(1) / eps,
+    plan_rows<<<blocks_for(rows, warps), threads_per_block, 0, cuda::detail::stream()>>>(cost, first, rows, m, f.data(), g.data(), S(1) / eps,
                                                               staging.data(), cost_terms.data());
     PROTOOT_CUDA_CHECK_LAUNCH(plan_rows);
     if (output == PlanOutput::host)
       staging.download(result.plan.data() + static_cast<long long>(first) * m, static_cast<std::size_t>(rows) * m);
   }
-  result.transport_cost = device_sum(cost_terms, n, scratch);
+  result.transport_cost = device_sum(cost_terms, n);
 }
 
 /// The Sinkhorn loop, shared by every cost source and both forms (see the header comment).
@@ -244,7 +241,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   DeviceBuffer<S> weights_a = to_device(a), weights_b = to_device(b);
   DeviceBuffer<S> f = initial(options.f_init, n), g = initial(options.g_init, m);
   DeviceBuffer<S> f_next(n, "potentials"), g_next(m, "potentials");
-  DeviceBuffer<S> errors_a(n, "marginal errors"), errors_b(m, "marginal errors"), scratch(1);
+  DeviceBuffer<S> errors_a(n, "marginal errors"), errors_b(m, "marginal errors");
   DeviceBuffer<int> invalid(1, "a flag");
   int flag = 0;
   invalid.upload(&flag, 1);
@@ -283,8 +280,8 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
     passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, S(1) / eps,
                  relaxation(rho_a, eps), rho_a, invalid.data()});
     if (done >= 1 && (done % options.check_every == 0 || last)) {
-      result.marginal_error_a = device_sum(errors_a, n, scratch);
-      result.marginal_error_b = device_sum(errors_b, m, scratch);
+      result.marginal_error_a = device_sum(errors_a, n);
+      result.marginal_error_b = device_sum(errors_b, m);
       result.marginal_error = result.marginal_error_a + result.marginal_error_b;
       result.error_history.push_back(result.marginal_error);
       if (!std::isfinite(static_cast<double>(result.marginal_error))) {
@@ -319,9 +316,9 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   }
   result.iterations = done;
   if (scaling) {
-    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block>>>(f.data(), n, eps_done);
+    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(f.data(), n, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
-    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block>>>(g.data(), m, eps_done);
+    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(g.data(), m, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
   }
   result.f = to_host(f, n);

@@ -220,13 +220,13 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
                           options.epsilon, options.epsilon_start, options.epsilon_decay, options.tolerance, rho_a,
                           rho_b, options.max_iterations, options.check_every, f.data(), g.data(), error_a.data(),
                           error_b.data(), final_epsilon.data(), iterations.data(), status.data()};
-  sinkhorn_batch_kernel<<<count, 128, shared_memory>>>(args);
+  sinkhorn_batch_kernel<<<count, 128, shared_memory, cuda::detail::stream()>>>(args);
   PROTOOT_CUDA_CHECK_LAUNCH(sinkhorn_batch_kernel);
 
   const long long plan_rows_total = static_cast<long long>(count) * rows;
   DeviceBuffer<S> plans(static_cast<std::size_t>(plan_rows_total) * cols, "the plans"), cost_terms(plan_rows_total, "cost terms");
   const int warps = threads_per_block / warp_size;
-  batch_plan_rows<<<blocks_for(plan_rows_total, warps), threads_per_block>>>(
+  batch_plan_rows<<<blocks_for(plan_rows_total, warps), threads_per_block, 0, cuda::detail::stream()>>>(
       costs.data(), cost_stride, count, rows, cols, f.data(), g.data(), final_epsilon.data(), plans.data(),
       cost_terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(batch_plan_rows);

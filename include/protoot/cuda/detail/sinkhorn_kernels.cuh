@@ -1,4 +1,4 @@
-// protoot/cuda/sinkhorn_kernels.cuh — the device side of the Sinkhorn solvers.
+// protoot/cuda/detail/sinkhorn_kernels.cuh — the device side of the Sinkhorn solvers.
 //
 // One Sinkhorn half-step updates the potentials of one side from a reduction over the other:
 //   log form:     f_i <- tau * eps * (log a_i - LSE_j (g_j - C_ij) / eps)
@@ -14,8 +14,8 @@
 
 #include <cuda_runtime.h>
 
-#include "protoot/cuda/reduction.cuh"
-#include "protoot/cuda/row_norms.cuh"
+#include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/cuda/detail/row_norms.cuh"
 
 namespace protoot::cuda {
 
