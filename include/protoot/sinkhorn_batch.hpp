@@ -4,49 +4,13 @@
 // not: each problem runs on one thread, problems spread over the OpenMP threads.
 #pragma once
 
-#include <exception>
-#include <limits>
-#include <string>
 #include <vector>
 
-#include "protoot/detail/openmp.hpp"
-#include "protoot/sinkhorn.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
+#include "protoot/types.hpp"
 
 namespace protoot {
-namespace detail {
-
-/// Validates every problem (on the calling thread, so errors name the problem index), then
-/// solves them in parallel. cost_of(k) returns problem k's row-major cost matrix.
-template <class S, class CostOf>
-std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& cost_of, std::size_t count,
-                                                    const std::vector<Vector<S>>& as,
-                                                    const std::vector<Vector<S>>& bs, S rho_a, S rho_b,
-                                                    const SinkhornOptions<S>& options) {
-  require(as.size() == count && bs.size() == count, where,
-          "need one a and one b per problem (got " + std::to_string(as.size()) + " and " +
-              std::to_string(bs.size()) + " for " + std::to_string(count) + " problems)");
-  for (std::size_t k = 0; k < count; ++k) {
-    const std::string problem = std::string(where) + " (problem " + std::to_string(k) + ")";
-    validate_sinkhorn<S>(problem.c_str(), cost_of(k), as[k], bs[k], rho_a, rho_b, options);
-  }
-  std::vector<SinkhornResult<S>> results(count);
-  std::exception_ptr error;
-PROTOOT_OMP(parallel for schedule(dynamic))
-  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) {
-    try {
-      const Eigen::Ref<const Matrix<S>> cost(cost_of(std::size_t(k)));
-      results[std::size_t(k)] =
-          SinkhornKernel<S>(cost, as[std::size_t(k)], bs[std::size_t(k)], rho_a, rho_b, options, false).solve();
-    } catch (...) {  // e.g. std::bad_alloc: must not escape the parallel region
-PROTOOT_OMP(critical(protoot_sinkhorn_batch))
-      error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
-  return results;
-}
-
-}  // namespace detail
 
 /// Solves problem k = sinkhorn(costs[k], as[k], bs[k], options) for every k; see sinkhorn() for
 /// each problem's contract (shapes may differ between problems). Problems run in parallel, one
@@ -56,23 +20,13 @@ PROTOOT_OMP(critical(protoot_sinkhorn_batch))
 template <class S>
 std::vector<SinkhornResult<S>> sinkhorn_batch(const std::vector<Matrix<S>>& costs, const std::vector<Vector<S>>& as,
                                               const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as, bs, hard,
-      hard, options);
-}
+                                              const SinkhornOptions<S>& options);
 
 /// As above with one cost shared by every problem (e.g. a fixed grid and many histograms).
 template <class S>
 std::vector<SinkhornResult<S>> sinkhorn_batch(const Matrix<S>& cost, const std::vector<Vector<S>>& as,
                                               const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t) -> const Matrix<S>& { return cost; }, as.size(), as, bs, hard, hard,
-      options);
-}
+                                              const SinkhornOptions<S>& options);
 
 /// Problem k = sinkhorn_unbalanced(costs[k], as[k], bs[k], rho_a, rho_b, options), in parallel
 /// as sinkhorn_batch().
@@ -82,10 +36,8 @@ std::vector<SinkhornResult<S>> sinkhorn_unbalanced_batch(const std::vector<Matri
                                                          const std::vector<Vector<S>>& bs,
                                                          typename Vector<S>::Scalar rho_a,
                                                          typename Vector<S>::Scalar rho_b,
-                                                         const SinkhornOptions<S>& options) {
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_unbalanced_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as,
-      bs, rho_a, rho_b, options);
-}
+                                                         const SinkhornOptions<S>& options);
 
 }  // namespace protoot
+
+#include "protoot/detail/sinkhorn_batch_impl.hpp"

@@ -13,6 +13,7 @@
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot::test {

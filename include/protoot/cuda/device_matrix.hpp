@@ -13,7 +13,7 @@
 
 #include "protoot/cuda/error.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot::cuda {
 namespace detail {
