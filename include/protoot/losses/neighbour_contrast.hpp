@@ -6,20 +6,20 @@
 #pragma once
 
 #include "protoot/losses/prototype_contrast.hpp"
+#include "protoot/topk_result.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
 
-/// Row-major matrix of indices: neighbours(i, r) is the r-th nearest bank row of query i.
-using NeighbourMatrix = Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 /// The k most cosine-similar bank rows of every query, most similar first, ties broken by the
 /// lower bank index. queries: n x d; bank: m x d (no zero rows); 1 <= k <= m, or <= m - 1 when
 /// `excluded` is given: excluded(i) is a bank row query i may not pick (its own entry; -1 =
-/// none). O(n m d + n m log k).
+/// none). The search is cosine_topk's (blocked GEMM tiles, never the n x m similarity matrix,
+/// for k + 1 with exclusions): O(n m d) time, O(n k) memory beyond its tiles and the normalised
+/// copies of the inputs.
 template <class DQ, class DB>
-NeighbourMatrix cosine_neighbours(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DB>& bank, Index k,
-                                  const IndexVector* excluded = nullptr);
+IndexMatrix cosine_neighbours(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DB>& bank, Index k,
+                              const IndexVector* excluded = nullptr);
 
 /// Neighbour contrast: loss = mean_i -(1/k) sum_{j in NN_k(i)} log softmax_j(q_i . b_j / tau),
 /// the softmax running over the whole bank; NN_k(i) = cosine_neighbours(queries, bank, k, excluded).
