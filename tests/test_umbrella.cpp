@@ -19,7 +19,7 @@ TEST_CASE("the umbrella header exposes every CPU entry point", "[umbrella]") {
   const protoot::Matrix<double> C = protoot::prototype_cost(data.a, data.b);
   const auto plan = protoot::sinkhorn(C, a, a, sinkhorn_options);
   CHECK(plan.status == protoot::SinkhornStatus::converged);
-  CHECK(protoot::sinkhorn_batch<double>(C, {a}, {a}, sinkhorn_options).size() == 1);
+  CHECK(protoot::sinkhorn_batch(C, {a}, {a}, sinkhorn_options).size() == 1);
 
   const auto clusters = protoot::kmeans(data.a, 3);
   CHECK(clusters.centroids.rows() == 3);

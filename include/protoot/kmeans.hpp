@@ -63,7 +63,8 @@ struct KMeansOptions {
   std::function<bool(const KMeansProgress<Scalar>&)> callback;
 };
 
-/// K-means clustering of the rows of X (n x d, any Eigen expression; float or double).
+/// K-means clustering of the rows of X (n x d, any Eigen expression; float or double; row-major
+/// storage is read in place, other layouts are copied once, see types.hpp).
 ///
 /// Seeds with greedy k-means++ (or random points, or `options.initial_centroids`), then runs
 /// Lloyd iterations: assign each point to its nearest centroid, move each centroid to the

@@ -23,7 +23,8 @@ struct SearchBlocks {
 /// (m x d) with the largest <q_i, g_j>, ordered by score descending then index ascending.
 /// Requires 1 <= k <= m, equal d, finite data with finite squared row norms (so no score
 /// overflows). Time O(n m d) in GEMM tiles plus O(n m) compares; memory as in the header
-/// comment. Float and double.
+/// comment. Float and double. Row-major inputs (Matrix<S>, Maps, row blocks) are read in place;
+/// column-major ones are copied (n x d and m x d).
 template <class DQ, class DG>
 TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& queries,
                                              const Eigen::MatrixBase<DG>& gallery, Index k,

@@ -10,7 +10,8 @@ namespace protoot {
 
 /// Balanced entropic optimal transport (= POT 0.8.2 `ot.sinkhorn(a, b, C, reg=epsilon)`):
 ///   min_P <P, C> + epsilon sum_ij P_ij (log P_ij - 1)   s.t.  P 1 = a,  P^T 1 = b.
-/// C: n x m cost (any storage order, float or double; units of epsilon); a (n), b (m): non-negative
+/// C: n x m cost (float or double; units of epsilon; row-major storage, a Map included, is read in
+/// place, a column-major cost is copied once); a (n), b (m): non-negative
 /// weights of equal total mass (max(1e-6, (n + m) u) relative, u = unit roundoff of the
 /// scalar; b is rescaled to a's mass in double), any expression
 /// convertible to the cost's scalar.

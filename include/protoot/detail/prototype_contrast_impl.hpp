@@ -52,7 +52,7 @@ typename DZ::Scalar prototype_contrast(const Eigen::MatrixBase<DZ>& features, co
   detail::require_nonempty(features, where, "features");
   detail::require_nonempty(prototypes, where, "prototypes");
   detail::require_match(match, features.rows(), prototypes.rows(), where);
-  const Matrix<S> c = prototypes;
+  const Eigen::Ref<const Matrix<S>> c(prototypes);  // no copy of row-major prototypes
   const Matrix<S> matched = c(match, Eigen::all);
   return detail::prototype_contrast_from<S>(
       match, grad, [&](InfoNceGradients<S>* g) { return info_nce(features, matched, c, tau, &match, g); });

@@ -19,8 +19,8 @@ namespace detail {
 /// blocks in parallel (one tile buffer per thread), gallery blocks in increasing order within a
 /// query block. `visit` must only touch state belonging to its query rows.
 template <class S, class Visit>
-void for_each_similarity_tile(const Matrix<S>& queries, const Matrix<S>& gallery, SearchBlocks blocks,
-                              Visit&& visit) {
+void for_each_similarity_tile(const Eigen::Ref<const Matrix<S>>& queries, const Eigen::Ref<const Matrix<S>>& gallery,
+                              SearchBlocks blocks, Visit&& visit) {
   const Index n = queries.rows(), m = gallery.rows();
   // Clamped to the problem first: a block size near INT64_MAX would overflow n + block - 1 and
   // g0 + block (signed overflow, unvisited tiles, uninitialised results).
@@ -128,7 +128,8 @@ void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::M
 
 /// The blocked search itself, on arguments require_topk_arguments has accepted.
 template <class S>
-TopK<S> search_topk(const Matrix<S>& q, const Matrix<S>& g, Index k, SearchBlocks blocks) {
+TopK<S> search_topk(const Eigen::Ref<const Matrix<S>>& q, const Eigen::Ref<const Matrix<S>>& g, Index k,
+                    SearchBlocks blocks) {
   TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
   std::vector<TopKBuffer<S>> buffers(static_cast<std::size_t>(q.rows()), TopKBuffer<S>(0));
   for_each_similarity_tile<S>(q, g, blocks, [&](Index q0, Index g0, const Matrix<S>& tile) {
@@ -153,7 +154,7 @@ TopK<typename DQ::Scalar> inner_product_topk(const Eigen::MatrixBase<DQ>& querie
                                              SearchBlocks blocks) {
   using S = typename DQ::Scalar;
   detail::require_topk_arguments(queries, gallery, k, blocks, "inner_product_topk");
-  // no copy when the inputs are already row-major Matrix<S>
+  // Ref: row-major matrices, Maps and row blocks are read in place; other layouts are copied
   return detail::search_topk<S>(queries.derived(), gallery.derived(), k, blocks);
 }
 

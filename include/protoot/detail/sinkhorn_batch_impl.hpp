@@ -14,7 +14,7 @@ namespace protoot {
 namespace detail {
 
 /// Validates every problem (on the calling thread, so errors name the problem index), then
-/// solves them in parallel. cost_of(k) returns problem k's row-major cost matrix.
+/// solves them in parallel. cost_of(k) returns problem k's cost matrix (any Eigen matrix of S).
 template <class S, class CostOf>
 std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& cost_of, std::size_t count,
                                                     const std::vector<Vector<S>>& as,
@@ -46,36 +46,38 @@ PROTOOT_OMP(critical(protoot_sinkhorn_batch))
 
 }  // namespace detail
 
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_batch(const std::vector<Matrix<S>>& costs, const std::vector<Vector<S>>& as,
-                                              const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
+template <class Cost>
+std::vector<SinkhornResult<typename Cost::Scalar>> sinkhorn_batch(
+    const std::vector<Cost>& costs, const std::vector<Vector<typename Cost::Scalar>>& as,
+    const std::vector<Vector<typename Cost::Scalar>>& bs, const SinkhornOptions<typename Cost::Scalar>& options) {
+  using S = typename Cost::Scalar;
   const S hard = std::numeric_limits<S>::infinity();
   return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as, bs, hard,
-      hard, options);
-}
-
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_batch(const Matrix<S>& cost, const std::vector<Vector<S>>& as,
-                                              const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t) -> const Matrix<S>& { return cost; }, as.size(), as, bs, hard, hard,
+      "sinkhorn_batch", [&](std::size_t k) -> const Cost& { return costs[k]; }, costs.size(), as, bs, hard, hard,
       options);
 }
 
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_unbalanced_batch(const std::vector<Matrix<S>>& costs,
-                                                         const std::vector<Vector<S>>& as,
-                                                         const std::vector<Vector<S>>& bs,
-                                                         typename Vector<S>::Scalar rho_a,
-                                                         typename Vector<S>::Scalar rho_b,
-                                                         const SinkhornOptions<S>& options) {
+template <class DC>
+std::vector<SinkhornResult<typename DC::Scalar>> sinkhorn_batch(
+    const Eigen::MatrixBase<DC>& cost, const std::vector<Vector<typename DC::Scalar>>& as,
+    const std::vector<Vector<typename DC::Scalar>>& bs, const SinkhornOptions<typename DC::Scalar>& options) {
+  using S = typename DC::Scalar;
+  const S hard = std::numeric_limits<S>::infinity();
+  const Eigen::Ref<const Matrix<S>> shared(cost.derived());
   return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_unbalanced_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as,
-      bs, rho_a, rho_b, options);
+      "sinkhorn_batch", [&](std::size_t) -> const Eigen::Ref<const Matrix<S>>& { return shared; }, as.size(), as, bs,
+      hard, hard, options);
+}
+
+template <class Cost>
+std::vector<SinkhornResult<typename Cost::Scalar>> sinkhorn_unbalanced_batch(
+    const std::vector<Cost>& costs, const std::vector<Vector<typename Cost::Scalar>>& as,
+    const std::vector<Vector<typename Cost::Scalar>>& bs, typename Cost::Scalar rho_a, typename Cost::Scalar rho_b,
+    const SinkhornOptions<typename Cost::Scalar>& options) {
+  using S = typename Cost::Scalar;
+  return detail::solve_sinkhorn_batch<S>(
+      "sinkhorn_unbalanced_batch", [&](std::size_t k) -> const Cost& { return costs[k]; }, costs.size(), as, bs,
+      rho_a, rho_b, options);
 }
 
 }  // namespace protoot

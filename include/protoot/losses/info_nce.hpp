@@ -40,7 +40,8 @@ typename DP::Scalar info_nce_logits(const Eigen::MatrixBase<DP>& positive, const
 /// for every row v_j of `negatives` except column excluded_i.
 /// queries, positives: n x d; negatives: m x d (a key queue, a memory bank, prototypes or the
 /// batch's own keys); tau > 0. Features are used as given (normalise them first for cosine).
-/// When `grad` is given it receives the gradients w.r.t. all three inputs. O(n m d).
+/// When `grad` is given it receives the gradients w.r.t. all three inputs. O(n m d); row-major
+/// inputs are read in place, column-major ones copied.
 template <class DQ, class DK, class DV>
 typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DK>& positives,
                              const Eigen::MatrixBase<DV>& negatives, typename DQ::Scalar tau,

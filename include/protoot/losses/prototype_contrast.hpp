@@ -20,7 +20,8 @@ struct PrototypeGradients {
 /// Hard prototype contrast: loss = mean_i -log softmax_k(z_i . c_k / tau)[match_i], i.e.
 /// InfoNCE whose positive is the matched prototype and whose negatives are the K - 1 others.
 /// features: n x d; prototypes: K x d; match: n indices in [0, K); tau > 0.
-/// When `grad` is given it receives the gradients w.r.t. features and prototypes. O(n K d).
+/// When `grad` is given it receives the gradients w.r.t. features and prototypes. O(n K d);
+/// row-major inputs are read in place, column-major ones copied.
 template <class DZ, class DC>
 typename DZ::Scalar prototype_contrast(const Eigen::MatrixBase<DZ>& features, const Eigen::MatrixBase<DC>& prototypes,
                                        const IndexVector& match, typename DZ::Scalar tau,
@@ -29,7 +30,8 @@ typename DZ::Scalar prototype_contrast(const Eigen::MatrixBase<DZ>& features, co
 /// Soft prototype contrast: loss = mean_i -sum_k W_ik log softmax_k(z_i . c_k / tau).
 /// features: n x d; prototypes: K x d; assignment W: n x K, non-negative, rows summing to 1
 /// (relative tolerance 1e-4); tau > 0. W is a constant target. When `grad` is given it receives
-/// the gradients w.r.t. features and prototypes (dlogits = (softmax - W) / (n tau)). O(n K d).
+/// the gradients w.r.t. features and prototypes (dlogits = (softmax - W) / (n tau)). O(n K d);
+/// row-major inputs are read in place, column-major ones copied.
 template <class DZ, class DC, class DW>
 typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& features,
                                             const Eigen::MatrixBase<DC>& prototypes,
