@@ -15,7 +15,7 @@
 #include "protoot/cuda/error.hpp"
 #include "protoot/cuda/resources.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot::cuda {
 namespace detail {

@@ -332,23 +332,16 @@ S ot_target_loss(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMatrix
 /// the bank row query i may not pick, -1 = none); k < cuda::max_topk. Runs cuda cosine_topk for
 /// k (k + 1 with exclusions, then drops the excluded row). Result on the host. O(n m d).
 template <class S>
-NeighbourMatrix cosine_neighbours(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& bank, Index k,
-                                  const IndexVector* excluded = nullptr) {
+IndexMatrix cosine_neighbours(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& bank, Index k,
+                              const IndexVector* excluded = nullptr) {
   using namespace cuda::detail;
   constexpr const char* where = "cuda::cosine_neighbours";
   require(!queries.empty(), where, "queries is empty");
   require(!bank.empty(), where, "bank is empty");
   require_size(bank.cols(), queries.cols(), where, "bank dimension");
-  const Index n = queries.rows(), m = bank.rows();
-  protoot::detail::require_exclusions(excluded, n, m, where);
-  const Index available = excluded ? m - 1 : m;
-  if (k < 1 || k > available) fail(where, "k = " + std::to_string(k) + " must be in [1, " + std::to_string(available) + "]");
+  protoot::detail::require_neighbour_count(k, excluded, queries.rows(), bank.rows(), where);
   const TopK<S> top = cosine_topk(queries, bank, excluded ? k + 1 : k);
-  NeighbourMatrix neighbours(n, k);
-  for (Index i = 0; i < n; ++i)
-    for (Index column = 0, r = 0; r < k; ++column)  // at most one of the k + 1 columns is skipped
-      if (!excluded || top.indices(i, column) != (*excluded)(i)) neighbours(i, r++) = top.indices(i, column);
-  return neighbours;
+  return protoot::detail::drop_excluded(top.indices, k, excluded);
 }
 
 /// Neighbour contrast on the GPU, the CPU neighbour_contrast's contract: loss = mean_i -(1/k)
@@ -363,7 +356,7 @@ S neighbour_contrast(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMat
   constexpr const char* where = "cuda::neighbour_contrast";
   require_positive(tau, where, "tau");
   require_finite_inputs<S>(where, {{&queries, "queries"}, {&bank, "bank"}});
-  const NeighbourMatrix neighbours = cosine_neighbours(queries, bank, k, excluded);
+  const IndexMatrix neighbours = cosine_neighbours(queries, bank, k, excluded);
   const Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> columns = neighbours.cast<int>();
   cuda::DeviceBuffer<int> device_columns(static_cast<std::size_t>(columns.size()), "neighbour indices");
   device_columns.upload(columns.data(), static_cast<std::size_t>(columns.size()));

@@ -24,7 +24,8 @@
 #include "protoot/cuda/detail/sinkhorn_kernels.cuh"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/sinkhorn_result.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot {
 namespace cuda {

@@ -38,9 +38,10 @@
 #include "protoot/detail/fast_exp.hpp"
 #include "protoot/detail/lane_reduce.hpp"
 #include "protoot/detail/openmp.hpp"
+#include "protoot/detail/validation.hpp"
 #include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
 
 namespace protoot::detail {
 
