@@ -115,6 +115,47 @@ void entry_points_reject_empty_inputs(Checker& check) {
                                              "prototype_sinkhorn_released, empty Z");
 }
 
+// The stored cost's rules on the GPU are the CPU's function (require_cost_resolution, fed by
+// one device reduction): epsilon below max|C| times the unit roundoff is rejected, with the same
+// message as protoot::sinkhorn on the host; on a GPU, through cuda::sinkhorn itself.
+template <class S>
+void cost_resolution(Checker& check) {
+  SinkhornOptions<S> options;
+  options.epsilon = S(1e-3);
+  const S u = std::numeric_limits<S>::epsilon();
+  const S fine = options.epsilon / u / S(2), coarse = options.epsilon / u * S(4);
+  protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, fine, options);  // no throw
+  std::string gpu_message, cpu_message;
+  try {
+    protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, coarse, options);
+  } catch (const std::invalid_argument& e) {
+    gpu_message = e.what();
+  }
+  check.expect(gpu_message.find("below the resolution of the cost") != std::string::npos,
+               test::label<S>("epsilon below the cost's resolution is rejected: " + gpu_message));
+  check.expect_throws<std::invalid_argument>(
+      [&] { protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", false, S(1), options); },
+      test::label<S>("a non-finite cost is rejected"));
+  Matrix<S> C = Matrix<S>::Zero(4, 5);
+  C(1, 2) = coarse;
+  const Vector<S> a = Vector<S>::Constant(4, S(0.25)), b = Vector<S>::Constant(5, S(0.2));
+  try {
+    protoot::sinkhorn(C, a, b, options);
+  } catch (const std::invalid_argument& e) {
+    cpu_message = e.what();
+  }
+  const auto reason = [](const std::string& message) {  // without the "function: " prefix
+    const std::size_t colon = message.find(": ");
+    return colon == std::string::npos ? message : message.substr(colon);
+  };
+  check.expect(!cpu_message.empty() && reason(cpu_message) == reason(gpu_message),
+               test::label<S>("the CPU says the same: " + cpu_message));
+  if (!cuda::device_available()) return;
+  check.expect_throws<std::invalid_argument>(
+      [&] { protoot::sinkhorn(cuda::DeviceMatrix<S>(C), a, b, options); },
+      test::label<S>("cuda::sinkhorn rejects epsilon below the cost's resolution"));
+}
+
 static_assert(std::is_base_of<std::runtime_error, cuda::NoDevice>::value, "NoDevice is a std::runtime_error");
 
 bool says_no_device(const cuda::NoDevice& e) { return std::string(e.what()).rfind("no CUDA device/driver", 0) == 0; }
@@ -161,6 +202,8 @@ int main() {
     empty_device_matrix(check);
     sinkhorn_arguments<float>(check);
     sinkhorn_arguments<double>(check);
+    cost_resolution<float>(check);
+    cost_resolution<double>(check);
     entry_points_reject_empty_inputs(check);
   });
 }

@@ -178,48 +178,27 @@ class DeviceLloyd {
   DeviceBuffer<double> partial_, mass_partial_, sums_, mass_;
 };
 
-/// One Lloyd run from `centroids` on the device; the CPU lloyd() step for step (same stopping
-/// rules, relocation and update), filling everything in `result` but `restart`.
+/// One Lloyd run from `centroids` on the device: the CPU's loop (lloyd_iterations: stopping
+/// rules, callback, update) with the GPU assign step; relocation of empty clusters on the host.
 template <class S>
 void lloyd(DeviceLloyd<S>& device, const protoot::detail::KMeansData<S>& data, Matrix<S> centroids,
            const KMeansOptions<S>& options, double shift_tolerance, int restart, KMeansResult<S>& result) {
-  const Index n = data.X.rows(), k = centroids.rows();
-  IndexVector labels, previous;
-  protoot::detail::ClusterSums next;
-  result.inertia_history.clear();
-  result.converged = false;
-  result.iterations = 0;
-  for (int it = 1; it <= options.max_iterations; ++it) {
-    const double inertia = device.assign(centroids, &next);
-    labels = device.labels();
-    if (!(next.mass.array() > 0).all()) {
-      Vector<S> distances = device.distances();
-      protoot::detail::relocate_empty_clusters(data, labels, distances, next);
-    }
-    const Matrix<S> before = centroids;
-    protoot::detail::update_centroids(next, data.spherical, centroids);
-    const double shift = double((centroids - before).squaredNorm());
-    result.iterations = it;
-    result.inertia_history.push_back(S(inertia));
-    const bool go_on =
-        !options.callback || options.callback(KMeansProgress<S>{restart, it, S(inertia), S(shift)});
-    if ((previous.size() == n && labels == previous) || shift <= shift_tolerance) {
-      result.converged = true;
-      break;
-    }
-    if (!go_on) break;
-    previous.swap(labels);
-  }
-  result.inertia = S(device.assign(centroids, nullptr));
-  result.labels = device.labels();
-  result.centroids = std::move(centroids);
-  result.sizes.setZero(k);
-  Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
-  for (Index i = 0; i < n; ++i) {
-    ++result.sizes(result.labels(i));
-    mass(result.labels(i)) += double(data.weight(i));
-  }
-  result.proportions = (mass / mass.sum()).cast<S>();
+  const Index n = data.X.rows();
+  IndexVector labels;
+  protoot::detail::lloyd_iterations(
+      centroids, data.spherical, options, shift_tolerance, restart, result, labels,
+      [&](protoot::detail::ClusterSums& next) {
+        const double inertia = device.assign(centroids, &next);
+        labels = device.labels();
+        if (!(next.mass.array() > 0).all()) {  // the distances cross to the host only then
+          Vector<S> distances = device.distances();
+          protoot::detail::relocate_empty_clusters(data, labels, distances, next);
+        }
+        return inertia;
+      },
+      [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
+  const double inertia = device.assign(centroids, nullptr);
+  protoot::detail::finish_lloyd(data, device.labels(), std::move(centroids), inertia, result);
 }
 
 }  // namespace cuda::detail

@@ -135,13 +135,19 @@ inline int* cleared_flag() {
   return flag;
 }
 
+/// `count` values copied from the device once the work queued before them is done.
+template <class T>
+void to_host_values(const T* device_values, std::size_t count, T* host) {
+  const cudaStream_t queue = stream();
+  PROTOOT_CUDA_CHECK(cudaMemcpyAsync(host, device_values, count * sizeof(T), cudaMemcpyDeviceToHost, queue));
+  PROTOOT_CUDA_CHECK(cudaStreamSynchronize(queue));
+}
+
 /// One value copied from the device once the work queued before it is done.
 template <class T>
 T to_host_value(const T* device_value) {
   T host{};
-  const cudaStream_t queue = stream();
-  PROTOOT_CUDA_CHECK(cudaMemcpyAsync(&host, device_value, sizeof(T), cudaMemcpyDeviceToHost, queue));
-  PROTOOT_CUDA_CHECK(cudaStreamSynchronize(queue));
+  to_host_values(device_value, 1, &host);
   return host;
 }
 }  // namespace detail

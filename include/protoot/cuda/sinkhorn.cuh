@@ -66,37 +66,20 @@ void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixB
   protoot::detail::validate_sinkhorn_problem(where, n, m, a, b, rho_a, rho_b, options);
 }
 
-/// A balanced problem's b rescaled to a's mass, as the CPU solver does: masses accepted as equal
-/// to 1e-6 would otherwise put a floor under the marginal error.
+/// The stored cost's rules, the CPU's (protoot::detail::require_cost_resolution), from one
+/// reduction on the device: finite entries and max|C| within epsilon's resolution.
 template <class S>
-Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
-  if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-  return b * (a.sum() / b.sum());
-}
-
-/// Epsilon in force at iteration k >= 1 (geometric decay from epsilon_start down to epsilon).
-template <class S>
-S epsilon_at(const SinkhornOptions<S>& options, int k) {
-  if (!(options.epsilon_start > options.epsilon)) return options.epsilon;
-  const S scheduled = options.epsilon_start * std::pow(options.epsilon_decay, S(k - 1));
-  return scheduled > options.epsilon ? scheduled : options.epsilon;
-}
-
-/// KL relaxation factor rho / (rho + eps); 1 for a hard constraint (rho = infinity).
-template <class S>
-S relaxation(S rho, S eps) {
-  return std::isinf(rho) ? S(1) : rho / (rho + eps);
-}
-
-/// True when none of the `count` device values is NaN or Inf (one pass).
-template <class S>
-bool all_finite(const S* values, long long count) {
-  if (count == 0) return true;
-  int* flag = cleared_flag();
-  flag_non_finite<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
-      values, count, flag);
-  PROTOOT_CUDA_CHECK_LAUNCH(flag_non_finite);
-  return to_host_value(flag) == 0;
+void validate_device_cost(const char* where, const S* cost, long long count, const SinkhornOptions<S>& options) {
+  S* summary = current_resources().scratch<S>(2);
+  PROTOOT_CUDA_CHECK(cudaMemsetAsync(summary, 0, 2 * sizeof(S), stream()));
+  if (count > 0) {
+    cost_summary<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, stream()>>>(
+        cost, count, summary);
+    PROTOOT_CUDA_CHECK_LAUNCH(cost_summary);
+  }
+  S host[2];
+  to_host_values(summary, 2, host);
+  protoot::detail::require_cost_resolution(where, host[1] == S(0), host[0], options);
 }
 
 /// Sums `count` device values into one host value.
@@ -121,9 +104,9 @@ class StoredCostPasses {
  public:
   using Accumulator = typename Form::Accumulator;
 
-  StoredCostPasses(const DeviceMatrix<S>& cost, const char* where)
+  StoredCostPasses(const DeviceMatrix<S>& cost, const char* where, const SinkhornOptions<S>& options)
       : cost_(cost), n_(static_cast<int>(cost.rows())), m_(static_cast<int>(cost.cols())) {
-    require(all_finite(cost.data(), cost.size()), where, "cost matrix C contains NaN or Inf");
+    validate_device_cost(where, cost.data(), cost.size(), options);
     // enough row chunks that the column stage fills the device about 8 blocks per SM deep
     const int column_blocks = blocks_for(m_, threads_per_block);
     const int wanted = blocks_for(8LL * multiprocessors(), column_blocks);
@@ -232,7 +215,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
                         const SinkhornOptions<S>& options, PlanOutput output) {
   constexpr bool scaling = Form::stores_kernel;
   const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
-  const S eps0 = epsilon_at(options, 1);
+  const S eps0 = protoot::detail::scheduled_epsilon(options, 1);
   auto initial = [&](const Vector<S>& warm, int size) {
     Vector<S> start = Vector<S>::Zero(size);
     if (warm.size()) start = warm;
@@ -253,7 +236,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
 
   auto column_step = [&](S eps) {
     passes.columns({f.data(), weights_b.data(), g.data(), g_next.data(), errors_b.data(), true, eps, S(1) / eps,
-                    relaxation(rho_b, eps), rho_b, invalid.data()});
+                    protoot::detail::relaxation_exponent(rho_b, eps), rho_b, invalid.data()});
   };
 
   SinkhornResult<S> result;
@@ -272,24 +255,25 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   }
   for (int k = 1; !options_exhausted; ++k) {
     const bool last = k > options.max_iterations;  // this row pass only measures the final iterate
-    const S eps = last ? eps_done : epsilon_at(options, k);
+    const S eps = last ? eps_done : protoot::detail::scheduled_epsilon(options, k);
     if (scaling && eps != eps_done) {  // keep f = eps log u fixed across the change of epsilon
       rescale_scalings(f, n, eps_done / eps);
       rescale_scalings(g, m, eps_done / eps);
     }
     passes.set_epsilon(eps);
     passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, S(1) / eps,
-                 relaxation(rho_a, eps), rho_a, invalid.data()});
+                 protoot::detail::relaxation_exponent(rho_a, eps), rho_a, invalid.data()});
     if (done >= 1 && (done % options.check_every == 0 || last)) {
       result.marginal_error_a = device_sum(errors_a, n);
       result.marginal_error_b = device_sum(errors_b, m);
       result.marginal_error = result.marginal_error_a + result.marginal_error_b;
       result.error_history.push_back(result.marginal_error);
-      if (!std::isfinite(static_cast<double>(result.marginal_error))) {
+      const auto check = protoot::detail::check_iterate(result.marginal_error, eps_done, options.epsilon, options.tolerance);
+      if (check == protoot::detail::SinkhornCheck::numerical_error) {
         result.status = SinkhornStatus::numerical_error;
         break;
       }
-      if (eps_done == options.epsilon && result.marginal_error <= options.tolerance) {
+      if (check == protoot::detail::SinkhornCheck::converged) {
         result.converged = true;
         result.status = SinkhornStatus::converged;
         break;
@@ -335,7 +319,7 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
                            S rho_a, S rho_b, const SinkhornOptions<S>& options, PlanOutput output) {
   validate_sinkhorn(where, n, m, a, b, rho_a, rho_b, options);
   const Vector<S> host_a = a.template cast<S>();
-  const Vector<S> host_b = balanced_target<S>(host_a, b.template cast<S>(), rho_a, rho_b);
+  const Vector<S> host_b = protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(host_a)), b.template cast<S>(), rho_a, rho_b);
   if (options.log_domain) {
     auto passes = make_passes(LogForm<S>{});
     return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
@@ -350,7 +334,7 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
   rest.f_init = scaled.f;
   rest.g_init = scaled.g;
   if (options.epsilon_start > options.epsilon)
-    rest.epsilon_start = epsilon_at(options, scaled.iterations + 1);
+    rest.epsilon_start = protoot::detail::scheduled_epsilon(options, scaled.iterations + 1);
   auto log_passes = make_passes(LogForm<S>{});
   SinkhornResult<S> result = solve<LogForm<S>>(log_passes, host_a, host_b, rho_a, rho_b, rest, output);
   result.iterations += scaled.iterations;
@@ -396,7 +380,7 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
   const char* where = cuda::detail::solver_name(rho_a, rho_b);
   return cuda::detail::dispatch(
-      where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); },
+      where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where, options); },
       a, b, rho_a, rho_b, options, output);
 }
 

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/detail/sinkhorn_math.hpp"
 #include "protoot/cuda/detail/row_norms.cuh"
 
 namespace protoot::cuda {
@@ -75,9 +76,7 @@ __device__ void finish_entry(const HalfStep<S>& step, long long i, S reduced) {
   const S updated = Form::update(weight, reduced, step.eps, step.tau);
   step.next[i] = updated;
   const S measured = step.measure_next ? updated : step.current[i];
-  // a relaxed side's optimum matches weight * exp(-potential / rho), not the weight itself
-  const S target = isinf(step.rho) || weight == S(0) ? weight
-                                                     : weight * exp(-Form::potential(measured, step.eps) / step.rho);
+  const S target = protoot::detail::relaxed_target(weight, Form::potential(measured, step.eps), step.rho);
   step.error_terms[i] = fabs(Form::marginal(measured, reduced, step.inv_eps) - target);
   if (!Form::valid(updated, weight)) *step.invalid = 1;
 }
@@ -240,12 +239,30 @@ __global__ void form_entries(const S* cost, long long count, S inv_eps, S* entri
     entries[e] = Form::entry(cost[e], inv_eps);
 }
 
-/// Sets *flag when any of the `count` values is NaN or Inf (grid-stride).
+/// max over non-negative values through their bits (IEEE order = integer order for x >= 0).
+__device__ inline void atomic_max_non_negative(float* address, float value) {
+  atomicMax(reinterpret_cast<unsigned int*>(address), __float_as_uint(value));
+}
+__device__ inline void atomic_max_non_negative(double* address, double value) {
+  atomicMax(reinterpret_cast<unsigned long long*>(address), static_cast<unsigned long long>(__double_as_longlong(value)));
+}
+
+/// summary[0] = max |value| over the finite values, summary[1] = 1 when one is NaN or Inf;
+/// both zeroed before. Grid-stride, one atomic per warp.
 template <class S>
-__global__ void flag_non_finite(const S* values, long long count, int* flag) {
+__global__ void cost_summary(const S* values, long long count, S* summary) {
+  S largest = 0;
+  bool finite = true;
   for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
-       e += static_cast<long long>(gridDim.x) * blockDim.x)
-    if (!isfinite(values[e])) *flag = 1;
+       e += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const S value = values[e];
+    if (isfinite(value)) largest = fmax(largest, fabs(value));
+    else finite = false;
+  }
+  for (int offset = warp_size / 2; offset > 0; offset /= 2)
+    largest = fmax(largest, __shfl_xor_sync(0xffffffffu, largest, offset));
+  if (!finite) summary[1] = S(1);
+  if (threadIdx.x % warp_size == 0) atomic_max_non_negative(summary, largest);
 }
 
 /// Scalings -> potentials (f = eps log u) in place.
