@@ -116,8 +116,9 @@ void entry_points_reject_empty_inputs(Checker& check) {
 }
 
 // The stored cost's rules on the GPU are the CPU's function (require_cost_resolution, fed by
-// one device reduction): epsilon below max|C| times the unit roundoff is rejected, with the same
-// message as protoot::sinkhorn on the host; on a GPU, through cuda::sinkhorn itself.
+// one device reduction; protoot::sinkhorn on the host calls it too): epsilon below max|C| times
+// the unit roundoff is rejected; on a GPU, through cuda::sinkhorn itself. (The CPU solver is not
+// called here: nvcc and g++ compile Eigen with different alignments, see cpu_reference.cpp.)
 template <class S>
 void cost_resolution(Checker& check) {
   SinkhornOptions<S> options;
@@ -125,32 +126,21 @@ void cost_resolution(Checker& check) {
   const S u = std::numeric_limits<S>::epsilon();
   const S fine = options.epsilon / u / S(2), coarse = options.epsilon / u * S(4);
   protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, fine, options);  // no throw
-  std::string gpu_message, cpu_message;
+  std::string message;
   try {
     protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, coarse, options);
   } catch (const std::invalid_argument& e) {
-    gpu_message = e.what();
+    message = e.what();
   }
-  check.expect(gpu_message.find("below the resolution of the cost") != std::string::npos,
-               test::label<S>("epsilon below the cost's resolution is rejected: " + gpu_message));
+  check.expect(message.find("below the resolution of the cost") != std::string::npos,
+               test::label<S>("epsilon below the cost's resolution is rejected: " + message));
   check.expect_throws<std::invalid_argument>(
       [&] { protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", false, S(1), options); },
       test::label<S>("a non-finite cost is rejected"));
+  if (!cuda::device_available()) return;
   Matrix<S> C = Matrix<S>::Zero(4, 5);
   C(1, 2) = coarse;
   const Vector<S> a = Vector<S>::Constant(4, S(0.25)), b = Vector<S>::Constant(5, S(0.2));
-  try {
-    protoot::sinkhorn(C, a, b, options);
-  } catch (const std::invalid_argument& e) {
-    cpu_message = e.what();
-  }
-  const auto reason = [](const std::string& message) {  // without the "function: " prefix
-    const std::size_t colon = message.find(": ");
-    return colon == std::string::npos ? message : message.substr(colon);
-  };
-  check.expect(!cpu_message.empty() && reason(cpu_message) == reason(gpu_message),
-               test::label<S>("the CPU says the same: " + cpu_message));
-  if (!cuda::device_available()) return;
   check.expect_throws<std::invalid_argument>(
       [&] { protoot::sinkhorn(cuda::DeviceMatrix<S>(C), a, b, options); },
       test::label<S>("cuda::sinkhorn rejects epsilon below the cost's resolution"));

@@ -9,8 +9,9 @@
 //  - update: a segmented reduction of the rows by label — block (cluster c, row chunk) sums the
 //    rows labelled c in index order, in double; chunks are merged in order, so the sums (and
 //    the labels that follow) do not depend on scheduling.
-// The restart loop is the CPU's (detail::kmeans_restarts) with this Lloyd run plugged in. The
-// seeding reads a host copy of X (downloaded once); k-means++ therefore costs CPU time
+// The restart loop and the Lloyd loop are the CPU's (detail::kmeans_restarts, lloyd_iterations)
+// with the GPU assign step plugged in, as faiss's Clustering::train runs over any index. The
+// seeding reads a host copy of X (downloaded once per call); k-means++ therefore costs CPU time
 // (k (2 + ln k) n d); warm starts and KMeansInit::random avoid it. Include from a .cu file.
 #pragma once
 
