@@ -14,8 +14,8 @@
 
 #include "protoot/cuda/error.hpp"
 #include "protoot/cuda/resources.hpp"
-#include "protoot/types.hpp"
 #include "protoot/detail/validation.hpp"
+#include "protoot/types.hpp"
 
 namespace protoot::cuda {
 namespace detail {

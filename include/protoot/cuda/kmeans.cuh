@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "protoot/cuda/detail/blas.hpp"
-#include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/detail/row_norms.cuh"
+#include "protoot/cuda/device_matrix.hpp"
 #include "protoot/kmeans.hpp"
 
 namespace protoot {
@@ -122,15 +122,16 @@ class DeviceLloyd {
   /// One assignment pass; fills labels, distances (device) and, when `next`, the cluster sums.
   double assign(const Matrix<S>& C, protoot::detail::ClusterSums* next) {
     centroids_.upload(C.data(), static_cast<std::size_t>(C.size()));
-    centroid_terms<<<(k_ + 127) / 128, 128, 0, cuda::detail::stream()>>>(centroids_.data(), k_, d_, spherical_, terms_.data());
+    centroid_terms<<<(k_ + 127) / 128, 128, 0, cuda::detail::stream()>>>(centroids_.data(), k_, d_, spherical_,
+                                                                         terms_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(centroid_terms);
     for (int first = 0; first < n_; first += block_rows_) {
       const int rows = std::min(block_rows_, n_ - first);
       product_with_transpose(X_.data() + static_cast<long long>(first) * d_, rows, centroids_.data(), k_, d_,
                              products_.data());
       nearest_centroid<<<(rows + kmeans_threads - 1) / kmeans_threads, kmeans_threads, 0, cuda::detail::stream()>>>(
-          products_.data(), rows, k_, first, terms_.data(), norms_.data(), weights_.data(), spherical_,
-          labels_.data(), distances_.data(), inertia_terms_.data());
+          products_.data(), rows, k_, first, terms_.data(), norms_.data(), weights_.data(), spherical_, labels_.data(),
+          distances_.data(), inertia_terms_.data());
       PROTOOT_CUDA_CHECK_LAUNCH(nearest_centroid);
     }
     if (next) cluster_sums(*next);
@@ -154,12 +155,13 @@ class DeviceLloyd {
   void cluster_sums(protoot::detail::ClusterSums& next) {
     const int dim_threads = std::min(kmeans_threads, (d_ + 31) / 32 * 32);
     const dim3 grid(k_, chunks_, (d_ + dim_threads - 1) / dim_threads);
-    cluster_partial_sums<<<grid, dim_threads, 0, cuda::detail::stream()>>>(X_.data(), n_, d_, labels_.data(), weights_.data(), rows_per_chunk_,
-                                                k_, partial_.data(), mass_partial_.data());
+    cluster_partial_sums<<<grid, dim_threads, 0, cuda::detail::stream()>>>(
+        X_.data(), n_, d_, labels_.data(), weights_.data(), rows_per_chunk_, k_, partial_.data(), mass_partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(cluster_partial_sums);
     const long long entries = static_cast<long long>(k_) * d_;
-    merge_cluster_sums<<<static_cast<int>((std::max<long long>(entries, k_) + 255) / 256), 256, 0, cuda::detail::stream()>>>(
-        partial_.data(), mass_partial_.data(), chunks_, k_, d_, sums_.data(), mass_.data());
+    merge_cluster_sums<<<static_cast<int>((std::max<long long>(entries, k_) + 255) / 256), 256, 0,
+                         cuda::detail::stream()>>>(partial_.data(), mass_partial_.data(), chunks_, k_, d_, sums_.data(),
+                                                   mass_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(merge_cluster_sums);
     next.sums.resize(k_, d_);
     next.mass.resize(k_);

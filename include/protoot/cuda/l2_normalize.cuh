@@ -9,8 +9,8 @@
 #include <climits>
 #include <string>
 
-#include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/cuda/device_matrix.hpp"
 #include "protoot/l2_normalize.hpp"
 
 namespace protoot {
@@ -83,8 +83,9 @@ DeviceMatrix<S> unit_rows(const DeviceMatrix<S>& x, const char* where, const cha
   if (norms && norms->size() != static_cast<std::size_t>(x.rows()))
     *norms = DeviceBuffer<S>(static_cast<std::size_t>(x.rows()), "row norms");
   FirstBadRow bad;
-  normalize_rows<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()),
-                                                     y.data(), norms ? norms->data() : nullptr, bad.data());
+  normalize_rows<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
+      x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()), y.data(), norms ? norms->data() : nullptr,
+      bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has zero (or non-finite) norm");
@@ -117,9 +118,9 @@ cuda::DeviceMatrix<S> l2_normalize_rows_backward(const cuda::DeviceMatrix<S>& y,
   cuda::DeviceMatrix<S> dx(y.rows(), y.cols());
   if (y.empty()) return dx;
   FirstBadRow bad;
-  normalize_rows_backward<<<blocks_for_rows(y.rows()), 256, 0, cuda::detail::stream()>>>(y.data(), norms.data(), grad_y.data(),
-                                                              static_cast<int>(y.rows()), static_cast<int>(y.cols()),
-                                                              dx.data(), bad.data());
+  normalize_rows_backward<<<blocks_for_rows(y.rows()), 256, 0, cuda::detail::stream()>>>(
+      y.data(), norms.data(), grad_y.data(), static_cast<int>(y.rows()), static_cast<int>(y.cols()), dx.data(),
+      bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows_backward);
   if (bad.get() >= 0) fail(where, "norms must be > 0");
   return dx;

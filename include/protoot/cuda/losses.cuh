@@ -17,10 +17,10 @@
 #include <utility>
 
 #include "protoot/cuda/detail/blas.hpp"
-#include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
 #include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/detail/row_norms.cuh"
+#include "protoot/cuda/device_matrix.hpp"
+#include "protoot/cuda/l2_normalize.cuh"
 #include "protoot/cuda/topk.cuh"
 #include "protoot/losses/info_nce.hpp"
 #include "protoot/losses/neighbour_contrast.hpp"
@@ -157,8 +157,8 @@ Vector<S> checked_row_sums(const DeviceMatrix<S>& x, const char* where, const ch
                            const char* rule) {
   DeviceBuffer<S> sums(static_cast<std::size_t>(x.rows()), "row sums");
   FirstBadRow bad;
-  row_sums<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()),
-                                               sums.data(), bad.data());
+  row_sums<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
+      x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()), sums.data(), bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(row_sums);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has a negative or non-finite entry");
@@ -179,8 +179,8 @@ S soft_target_loss(const DeviceMatrix<S>& z, const DeviceMatrix<S>& c, const Dev
   const int n = static_cast<int>(z.rows()), k = static_cast<int>(c.rows()), d = static_cast<int>(z.cols());
   DeviceBuffer<S> logits(static_cast<std::size_t>(n) * k, "logits"), terms(n, "loss terms");
   product_with_transpose(z.data(), n, c.data(), k, d, logits.data());
-  soft_target_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(logits.data(), targets.data(), n, k, S(1) / tau,
-                                                S(1) / (S(n) * tau), grad != nullptr, terms.data());
+  soft_target_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
+      logits.data(), targets.data(), n, k, S(1) / tau, S(1) / (S(n) * tau), grad != nullptr, terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(soft_target_rows);
   const S loss = device_mean(terms, n);
   if (!grad) return loss;
@@ -221,11 +221,13 @@ S info_nce(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& po
     skip.upload(host.data(), static_cast<std::size_t>(n));
   }
   cuda::DeviceBuffer<S> positive(n, "positive logits"), logits(static_cast<std::size_t>(n) * m, "logits"), terms(n, "loss terms");
-  row_dots<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(queries.data(), positives.data(), n, d, positive.data());
+  row_dots<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(queries.data(), positives.data(), n, d,
+                                                                   positive.data());
   PROTOOT_CUDA_CHECK_LAUNCH(row_dots);
   if (m > 0) product_with_transpose(queries.data(), n, negatives.data(), m, d, logits.data());
-  info_nce_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(positive.data(), logits.data(), n, m, skip.data(), S(1) / tau,
-                                             S(1) / (S(n) * tau), grad != nullptr, terms.data());
+  info_nce_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(positive.data(), logits.data(), n, m,
+                                                                        skip.data(), S(1) / tau, S(1) / (S(n) * tau),
+                                                                        grad != nullptr, terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(info_nce_rows);
   const S loss = device_mean(terms, n);
   if (!grad) return loss;
@@ -277,8 +279,8 @@ S prototype_contrast(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMa
   cuda::DeviceBuffer<int> device_rows(static_cast<std::size_t>(rows.size()), "matched prototype indices");
   device_rows.upload(rows.data(), static_cast<std::size_t>(rows.size()));
   cuda::DeviceMatrix<S> matched(features.rows(), prototypes.cols());
-  gather_rows<<<grid_stride_blocks(matched.size()), 256, 0, cuda::detail::stream()>>>(prototypes.data(), device_rows.data(), matched.rows(),
-                                                          static_cast<int>(matched.cols()), matched.data());
+  gather_rows<<<grid_stride_blocks(matched.size()), 256, 0, cuda::detail::stream()>>>(
+      prototypes.data(), device_rows.data(), matched.rows(), static_cast<int>(matched.cols()), matched.data());
   PROTOOT_CUDA_CHECK_LAUNCH(gather_rows);
   return protoot::detail::prototype_contrast_from<S>(
       match, grad, [&](InfoNceGradients<S>* g) { return info_nce(features, matched, prototypes, tau, &match, g); });
@@ -320,8 +322,8 @@ S ot_target_loss(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMatrix
   const Vector<S> mass = checked_row_sums(plan, where, "plan", [](S sum) { return sum > S(0); }, "have positive mass");
   const cuda::DeviceBuffer<S> inverse_mass = cuda::to_device(mass.cwiseInverse());
   cuda::DeviceMatrix<S> targets(plan.rows(), plan.cols());
-  scale_rows<<<grid_stride_blocks(plan.size()), 256, 0, cuda::detail::stream()>>>(plan.data(), plan.rows(), static_cast<int>(plan.cols()),
-                                                       inverse_mass.data(), targets.data());
+  scale_rows<<<grid_stride_blocks(plan.size()), 256, 0, cuda::detail::stream()>>>(
+      plan.data(), plan.rows(), static_cast<int>(plan.cols()), inverse_mass.data(), targets.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scale_rows);
   return prototype_contrast_soft(features, prototypes, targets, tau, grad);
 }
@@ -361,10 +363,11 @@ S neighbour_contrast(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMat
   cuda::DeviceBuffer<int> device_columns(static_cast<std::size_t>(columns.size()), "neighbour indices");
   device_columns.upload(columns.data(), static_cast<std::size_t>(columns.size()));
   cuda::DeviceMatrix<S> targets(queries.rows(), bank.rows());
-  PROTOOT_CUDA_CHECK(cudaMemsetAsync(targets.data(), 0, sizeof(S) * static_cast<std::size_t>(targets.size()), cuda::detail::stream()));
-  scatter_value<<<grid_stride_blocks(columns.size()), 256, 0, cuda::detail::stream()>>>(device_columns.data(), columns.rows(),
-                                                             static_cast<int>(k), static_cast<int>(bank.rows()),
-                                                             S(1) / S(k), targets.data());
+  PROTOOT_CUDA_CHECK(
+      cudaMemsetAsync(targets.data(), 0, sizeof(S) * static_cast<std::size_t>(targets.size()), cuda::detail::stream()));
+  scatter_value<<<grid_stride_blocks(columns.size()), 256, 0, cuda::detail::stream()>>>(
+      device_columns.data(), columns.rows(), static_cast<int>(k), static_cast<int>(bank.rows()), S(1) / S(k),
+      targets.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scatter_value);
   return prototype_contrast_soft(queries, bank, targets, tau, grad);
 }

@@ -11,8 +11,8 @@
 #include <limits>
 
 #include "protoot/cuda/detail/blas.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
 #include "protoot/cuda/detail/row_norms.cuh"
+#include "protoot/cuda/l2_normalize.cuh"
 #include "protoot/cuda/sinkhorn.cuh"
 #include "protoot/prototype_sinkhorn.hpp"
 
@@ -48,8 +48,8 @@ cuda::DeviceMatrix<S> prototype_cost(const cuda::DeviceMatrix<S>& Z, const cuda:
   cuda::DeviceMatrix<S> cost(n, k);
   product_with_transpose(z.data(), n, p.data(), k, d, cost.data());
   if (normalise_similarity_rows) {  // in place: each lane rewrites the entries it read
-    normalize_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(cost.data(), n, k, cost.data(), static_cast<S*>(nullptr),
-                                                static_cast<int*>(nullptr));
+    normalize_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
+        cost.data(), n, k, cost.data(), static_cast<S*>(nullptr), static_cast<int*>(nullptr));
     PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
   }
   one_minus<<<grid_stride_blocks(cost.size()), 256, 0, cuda::detail::stream()>>>(cost.data(), cost.size(), cost.data());

@@ -18,13 +18,13 @@
 // (cuda_runtime_api.h, cublas_api.h): usable from g++-compiled files too.
 #pragma once
 
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <map>
 #include <memory>
 #include <utility>
-
-#include <cublas_v2.h>
-#include <cuda_runtime_api.h>
 
 #include "protoot/cuda/error.hpp"
 

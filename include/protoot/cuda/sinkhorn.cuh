@@ -20,12 +20,12 @@
 #include <string>
 #include <utility>
 
-#include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/detail/sinkhorn_kernels.cuh"
+#include "protoot/cuda/device_matrix.hpp"
+#include "protoot/detail/validation.hpp"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/sinkhorn_result.hpp"
-#include "protoot/detail/validation.hpp"
 
 namespace protoot {
 namespace cuda {
@@ -73,8 +73,8 @@ void validate_device_cost(const char* where, const S* cost, long long count, con
   S* summary = current_resources().scratch<S>(2);
   PROTOOT_CUDA_CHECK(cudaMemsetAsync(summary, 0, 2 * sizeof(S), stream()));
   if (count > 0) {
-    cost_summary<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, stream()>>>(
-        cost, count, summary);
+    cost_summary<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, stream()>>>(cost, count,
+                                                                                                            summary);
     PROTOOT_CUDA_CHECK_LAUNCH(cost_summary);
   }
   S host[2];
@@ -94,7 +94,8 @@ S device_sum(const DeviceBuffer<S>& values, long long count) {
 /// u <- u^power in place: the scalings of unchanged potentials after epsilon changes.
 template <class S>
 void rescale_scalings(DeviceBuffer<S>& scalings, int count, S power) {
-  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(scalings.data(), count, power);
+  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+      scalings.data(), count, power);
   PROTOOT_CUDA_CHECK_LAUNCH(power_in_place);
 }
 
@@ -120,24 +121,27 @@ class StoredCostPasses {
   void set_epsilon(S eps) {
     if (!Form::stores_kernel || eps == kernel_eps_) return;
     const long long count = static_cast<long long>(n_) * m_;
-    form_entries<Form><<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
-        cost_.data(), count, S(1) / eps, kernel_.data());
+    form_entries<Form>
+        <<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
+            cost_.data(), count, S(1) / eps, kernel_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(form_entries);
     kernel_eps_ = eps;
   }
 
   void rows(const HalfStep<S>& step) {
     const int warps = threads_per_block / warp_size;
-    stored_row_step<Form><<<blocks_for(n_, warps), threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step);
+    stored_row_step<Form>
+        <<<blocks_for(n_, warps), threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_row_step);
   }
 
   void columns(const HalfStep<S>& step) {
     const dim3 grid(blocks_for(m_, threads_per_block), chunks_);
-    stored_column_partial<Form><<<grid, threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step.other, step.inv_eps,
-                                                            rows_per_chunk_, partial_.data());
+    stored_column_partial<Form><<<grid, threads_per_block, 0, cuda::detail::stream()>>>(
+        entries(), n_, m_, step.other, step.inv_eps, rows_per_chunk_, partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_partial);
-    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(partial_.data(), chunks_, m_, step);
+    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        partial_.data(), chunks_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_finish);
   }
 
@@ -180,7 +184,8 @@ class PointCloudPasses {
   Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
 
   void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
-    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile, 0, cuda::detail::stream()>>>(updated, other, dim_, clouds_.cost, step);
+    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile, 0, cuda::detail::stream()>>>(
+        updated, other, dim_, clouds_.cost, step);
     PROTOOT_CUDA_CHECK_LAUNCH(cloud_step);
   }
 
@@ -200,8 +205,8 @@ void materialise_plan(const Cost& cost, int n, int m, const DeviceBuffer<S>& f, 
   const int warps = threads_per_block / warp_size;
   for (int first = 0; first < n; first += chunk_rows) {
     const int rows = std::min(chunk_rows, n - first);
-    plan_rows<<<blocks_for(rows, warps), threads_per_block, 0, cuda::detail::stream()>>>(cost, first, rows, m, f.data(), g.data(), S(1) / eps,
-                                                              staging.data(), cost_terms.data());
+    plan_rows<<<blocks_for(rows, warps), threads_per_block, 0, cuda::detail::stream()>>>(
+        cost, first, rows, m, f.data(), g.data(), S(1) / eps, staging.data(), cost_terms.data());
     PROTOOT_CUDA_CHECK_LAUNCH(plan_rows);
     if (output == PlanOutput::host)
       staging.download(result.plan.data() + static_cast<long long>(first) * m, static_cast<std::size_t>(rows) * m);
@@ -268,7 +273,8 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
       result.marginal_error_b = device_sum(errors_b, m);
       result.marginal_error = result.marginal_error_a + result.marginal_error_b;
       result.error_history.push_back(result.marginal_error);
-      const auto check = protoot::detail::check_iterate(result.marginal_error, eps_done, options.epsilon, options.tolerance);
+      const auto check =
+          protoot::detail::check_iterate(result.marginal_error, eps_done, options.epsilon, options.tolerance);
       if (check == protoot::detail::SinkhornCheck::numerical_error) {
         result.status = SinkhornStatus::numerical_error;
         break;
@@ -301,9 +307,11 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   }
   result.iterations = done;
   if (scaling) {
-    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(f.data(), n, eps_done);
+    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        f.data(), n, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
-    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(g.data(), m, eps_done);
+    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        g.data(), m, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
   }
   result.f = to_host(f, n);
@@ -319,7 +327,8 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
                            S rho_a, S rho_b, const SinkhornOptions<S>& options, PlanOutput output) {
   validate_sinkhorn(where, n, m, a, b, rho_a, rho_b, options);
   const Vector<S> host_a = a.template cast<S>();
-  const Vector<S> host_b = protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(host_a)), b.template cast<S>(), rho_a, rho_b);
+  const Vector<S> host_b =
+      protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(host_a)), b.template cast<S>(), rho_a, rho_b);
   if (options.log_domain) {
     auto passes = make_passes(LogForm<S>{});
     return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
@@ -380,8 +389,9 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
   const char* where = cuda::detail::solver_name(rho_a, rho_b);
   return cuda::detail::dispatch(
-      where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where, options); },
-      a, b, rho_a, rho_b, options, output);
+      where, C.rows(), C.cols(),
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where, options); }, a, b, rho_a,
+      rho_b, options, output);
 }
 
 /// Unbalanced Sinkhorn on point clouds (see the stored-cost overload for rho_a, rho_b).

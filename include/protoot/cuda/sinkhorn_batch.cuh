@@ -197,7 +197,8 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
 
   const int count = static_cast<int>(problems), rows = static_cast<int>(n), cols = static_cast<int>(m);
   std::vector<Vector<S>> targets(bs.size());
-  for (std::size_t p = 0; p < bs.size(); ++p) targets[p] = protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(as[p])), bs[p], rho_a, rho_b);
+  for (std::size_t p = 0; p < bs.size(); ++p)
+    targets[p] = protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(as[p])), bs[p], rho_a, rho_b);
   DeviceBuffer<S> a = stack_weights(as, n), b = stack_weights(targets, m);
   DeviceBuffer<S> f_init = options.f_init.size() ? to_device(options.f_init) : DeviceBuffer<S>();
   DeviceBuffer<S> g_init = options.g_init.size() ? to_device(options.g_init) : DeviceBuffer<S>();

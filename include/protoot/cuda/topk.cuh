@@ -15,9 +15,9 @@
 #include <string>
 
 #include "protoot/cuda/detail/blas.hpp"
+#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/l2_normalize.cuh"
-#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/retrieval.hpp"
 
 namespace protoot {
@@ -138,7 +138,8 @@ TopK<S> search(const DeviceMatrix<S>& queries, const DeviceMatrix<S>& gallery, I
     const int rows = std::min(block_rows, n - first);
     product_with_transpose(queries.data() + static_cast<long long>(first) * d, rows, gallery.data(), m, d,
                            similarities.data());
-    select_topk<<<rows, topk_threads, 0, cuda::detail::stream()>>>(similarities.data(), m, kk, first, best_scores.data(), best_indices.data());
+    select_topk<<<rows, topk_threads, 0, cuda::detail::stream()>>>(similarities.data(), m, kk, first,
+                                                                   best_scores.data(), best_indices.data());
     PROTOOT_CUDA_CHECK_LAUNCH(select_topk);
   }
   TopK<S> result{IndexMatrix(n, kk), Matrix<S>(n, kk)};

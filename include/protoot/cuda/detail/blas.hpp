@@ -22,8 +22,8 @@ inline cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
   return cublasSgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 inline cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           const double* alpha, const double* A, int lda, const double* B, int ldb,
-                           const double* beta, double* C, int ldc) {
+                           const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta,
+                           double* C, int ldc) {
   return cublasDgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -31,11 +31,12 @@ inline cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
 /// row-major with `a_cols` / `b_cols` columns as stored (before op).
 /// Runs on the current Resources' handle and stream.
 template <class S>
-void product(bool transpose_a, bool transpose_b, int rows, int cols, int inner, const S* A,
-             int a_cols, const S* B, int b_cols, S beta, S* C) {
+void product(bool transpose_a, bool transpose_b, int rows, int cols, int inner, const S* A, int a_cols, const S* B,
+             int b_cols, S beta, S* C) {
   const S one = 1;
-  PROTOOT_CUDA_CHECK(gemm(current_resources().blas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                          cols, rows, inner, &one, B, b_cols, A, a_cols, &beta, C, cols));
+  PROTOOT_CUDA_CHECK(gemm(current_resources().blas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, cols, rows, inner, &one, B, b_cols, A, a_cols, &beta,
+                          C, cols));
 }
 
 /// C = A B^T, all row-major on the device: A rows_a x d, B rows_b x d, C rows_a x rows_b.

@@ -56,10 +56,11 @@ void require_finite_rows(const DeviceMatrix<S>& x, const char* where, const char
   int* invalid = cleared_flag();
   const int count = static_cast<int>(x.rows());
   row_norm_terms<<<(count + 255) / 256, 256, 0, cuda::detail::stream()>>>(x.data(), count, static_cast<int>(x.cols()),
-                                                                           term, norms.data(), invalid);
+                                                                          term, norms.data(), invalid);
   PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
   if (to_host_value(invalid))
-    fail(where, std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
+    fail(where,
+         std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
 }
 
 }  // namespace protoot::cuda::detail
