@@ -497,7 +497,7 @@ TEMPLATE_TEST_CASE("property sweep: hostile matrices through every entry point",
       return t.scores;
     }, finite_matrix);
     expect_contract("cosine_neighbours " + tag, [&] {
-      const NeighbourMatrix nn = cosine_neighbours(x, ok, 2);
+      const IndexMatrix nn = cosine_neighbours(x, ok, 2);
       return Matrix<S>(nn.template cast<S>());
     }, finite_matrix);
     expect_contract("neighbour_contrast " + tag, [&] { return neighbour_contrast(x, ok, 1, S(0.2)); }, finite_scalar);

@@ -2,9 +2,11 @@
 // hand-computed cases, float against double, numerics at tau = 0.01, and bad input.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "protoot/contrastive.hpp"
 #include "support/gradient_check.hpp"
@@ -141,7 +143,7 @@ TEST_CASE("every kernel's gradient matches central finite differences", "[losses
   }
 }
 
-TEST_CASE("loss values and neighbours agree with NumPy", "[losses][reference]") {
+TEST_CASE("loss values and neighbours agree with NumPy", "[peers][losses][reference]") {
   const Problem p(11);
   const std::string dir = "test_losses_reference";
   std::system(("mkdir -p " + dir).c_str());
@@ -163,7 +165,7 @@ TEST_CASE("loss values and neighbours agree with NumPy", "[losses][reference]") 
   CHECK(prototype_contrast_soft(p.q, p.c, p.w, kTau) == Approx(out(3)).epsilon(1e-12));
   CHECK(neighbour_contrast(p.q, p.bank, p.k, kTau, &p.excl) == Approx(out(4)).epsilon(1e-12));
   CHECK(ot_target_loss(p.q, p.c, MatrixD(p.w * 0.37), kTau) == Approx(out(5)).epsilon(1e-12));
-  const NeighbourMatrix nbrs = cosine_neighbours(p.q, p.bank, p.k, &p.excl);
+  const IndexMatrix nbrs = cosine_neighbours(p.q, p.bank, p.k, &p.excl);
   for (Index i = 0; i < p.n; ++i)
     for (Index r = 0; r < p.k; ++r) CHECK(nbrs(i, r) == static_cast<Index>(out(6 + i * p.k + r)));
 }
@@ -173,13 +175,41 @@ TEST_CASE("cosine_neighbours breaks ties by the lower index and honours exclusio
   bank << 1, 0, 0, 1, 2, 0, 1, 0;  // rows 0, 2, 3 point the same way
   MatrixD q(1, 2);
   q << 3, 0;
-  const NeighbourMatrix all = cosine_neighbours(q, bank, 3);
+  const IndexMatrix all = cosine_neighbours(q, bank, 3);
   CHECK(all(0, 0) == 0);
   CHECK(all(0, 1) == 2);
   CHECK(all(0, 2) == 3);
   IndexVector excl(1);
   excl << 0;
   CHECK(cosine_neighbours(q, bank, 2, &excl)(0, 0) == 2);
+}
+
+TEST_CASE("cosine_neighbours over several gallery tiles equals a full sort, with and without exclusions",
+          "[losses]") {
+  // 2500 bank rows span three 1024-row tiles of the blocked search; queries are bank rows (their
+  // own row is the one excluded) plus fresh points (nothing excluded, -1).
+  std::mt19937 rng(11);
+  const Index m = 2500, n = 40, k = 7, d = 8;
+  const MatrixD bank = unit_rows(m, d, rng);
+  MatrixD q(n, d);
+  IndexVector excl(n);
+  for (Index i = 0; i < n; ++i) {
+    const bool own = i % 2 == 0;
+    excl(i) = own ? 61 * i : -1;
+    q.row(i) = own ? MatrixD(bank.row(excl(i))) : unit_rows(1, d, rng);
+  }
+  const MatrixD similarity = q * bank.transpose();  // rows already unit
+  const IndexVector* const cases[] = {nullptr, &excl};
+  for (const IndexVector* exclusions : cases) {
+    const IndexMatrix found = cosine_neighbours(q, bank, k, exclusions);
+    for (Index i = 0; i < n; ++i) {
+      std::vector<Index> order;
+      for (Index j = 0; j < m; ++j)
+        if (!exclusions || j != excl(i)) order.push_back(j);
+      std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return similarity(i, a) > similarity(i, b); });
+      for (Index r = 0; r < k; ++r) CHECK(found(i, r) == order[static_cast<std::size_t>(r)]);
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("tau = 0.01 on unit vectors: finite, and float32 within 1e-4 of float64", "[losses]", float,

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 #include "protoot/types.hpp"
 
 using namespace protoot;

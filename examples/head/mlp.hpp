@@ -13,7 +13,7 @@
 
 #include "protoot/l2_normalize.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot::examples {
 

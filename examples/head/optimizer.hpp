@@ -8,7 +8,7 @@
 #include <Eigen/Core>
 
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot::examples {
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {

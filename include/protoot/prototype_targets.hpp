@@ -7,14 +7,9 @@
 // belongs to prototype j: no empty cluster is dropped and no stale index pairing can happen.
 #pragma once
 
-#include <limits>
-#include <string>
-
 #include "protoot/kmeans.hpp"
-#include "protoot/l2_normalize.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
 
 namespace protoot {
 
@@ -71,10 +66,7 @@ struct PrototypeTargets {
 /// each of the K prototypes when `uniform` (SwAV's equipartition, the imbalance ablation).
 /// Returns K entries summing to 1. O(K).
 template <class S>
-Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform) {
-  const Index k = clusters.centroids.rows();
-  return uniform ? Vector<S>(Vector<S>::Constant(k, S(1) / S(k))) : clusters.proportions;
-}
+Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform);
 
 /// ProtoOT targets for two domains: ZA (n_A x d) and ZB (n_B x d) features (any norm; cosine
 /// is used throughout). Runs K-means on each (fresh, or warm-started from options.prototypes_a/_b),
@@ -85,45 +77,7 @@ Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform) {
 template <class DA, class DB>
 PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<DA>& ZA,
                                                         const Eigen::MatrixBase<DB>& ZB,
-                                                        const PrototypeTargetsOptions<typename DA::Scalar>& options) {
-  using S = typename DA::Scalar;
-  static_assert(std::is_same<S, typename DB::Scalar>::value, "protoot::prototype_targets: ZA and ZB scalar types differ");
-  constexpr const char* where = "prototype_targets";
-  detail::require_size(ZB.cols(), ZA.cols(), where, "ZB must have the feature dimension d of ZA");
-  detail::require(options.kmeans.initial_centroids.size() == 0 && options.kmeans.weights.size() == 0, where,
-                  "kmeans.initial_centroids/weights must be empty (use prototypes_a/_b)");
-  detail::require(options.rho > S(0), where, "rho must be > 0 (+infinity for a hard constraint)");
-
-  auto cluster = [&](const auto& Z, const Matrix<S>& warm, std::uint64_t seed_offset, const char* domain) {
-    detail::require(warm.size() != 0 || options.k >= 1, where,
-                    std::string("k must be >= 1 when no prototypes are given for domain ") + domain);
-    KMeansOptions<S> o = options.kmeans;
-    o.initial_centroids = warm;
-    o.seed += seed_offset;
-    KMeansResult<S> result = kmeans(Z, warm.size() != 0 ? warm.rows() : options.k, o);
-    if (!o.spherical) {  // Euclidean centroids become prototypes on the sphere
-      const Vector<S> norms = result.centroids.rowwise().norm();
-      detail::require(norms.minCoeff() > S(0), where, std::string("a centroid of domain ") + domain + " is zero");
-      result.centroids = norms.cwiseInverse().asDiagonal() * result.centroids;
-    }
-    return result;
-  };
-  auto solve = [&](const auto& Z, const KMeansResult<S>& owner, S rho) {
-    const Vector<S> marginal = prototype_marginal(owner, options.uniform_marginals);
-    return options.released_recipe ? prototype_sinkhorn_released(Z, owner.centroids, marginal, rho)
-                                   : prototype_sinkhorn(Z, owner.centroids, marginal, options.sinkhorn, rho);
-  };
-
-  PrototypeTargets<S> targets;
-  targets.clusters_a = cluster(ZA, options.prototypes_a, 0, "A");
-  targets.clusters_b = cluster(ZB, options.prototypes_b, 1, "B");
-  const S hard = std::numeric_limits<S>::infinity();
-  targets.aa = solve(ZA, targets.clusters_a, hard);
-  targets.bb = solve(ZB, targets.clusters_b, hard);
-  targets.ab = solve(ZA, targets.clusters_b, options.rho);
-  targets.ba = solve(ZB, targets.clusters_a, options.rho);
-  return targets;
-}
+                                                        const PrototypeTargetsOptions<typename DA::Scalar>& options);
 
 /// The released ProtoOT code's per-batch prototype step: prototype j <- the L2-normalised
 /// plan-weighted mean of the samples, normalise(sum_i plan(i, j) z_i). plan: n x K (>= 0), Z:
@@ -132,19 +86,8 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
 /// mismatched shapes, non-finite input or a zero previous prototype that would be kept.
 template <class DP, class DZ, class DC>
 Matrix<typename DZ::Scalar> plan_weighted_prototypes(const Eigen::MatrixBase<DP>& plan, const Eigen::MatrixBase<DZ>& Z,
-                                                     const Eigen::MatrixBase<DC>& previous) {
-  using S = typename DZ::Scalar;
-  constexpr const char* where = "plan_weighted_prototypes";
-  detail::require_size(plan.rows(), Z.rows(), where, "plan rows (one per sample)");
-  detail::require_size(previous.rows(), plan.cols(), where, "previous prototypes (one per plan column)");
-  detail::require_size(previous.cols(), Z.cols(), where, "previous prototypes' dimension");
-  detail::require_finite(plan, where, "plan");
-  detail::require_finite(Z, where, "Z");
-  detail::require_finite(previous, where, "previous");
-  Matrix<S> means = plan.transpose() * Z;
-  for (Index j = 0; j < means.rows(); ++j)
-    if (!(means.row(j).norm() > S(0))) means.row(j) = previous.row(j);
-  return l2_normalize_rows(means);
-}
+                                                     const Eigen::MatrixBase<DC>& previous);
 
 }  // namespace protoot
+
+#include "protoot/detail/prototype_targets_impl.hpp"

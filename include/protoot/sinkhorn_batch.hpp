@@ -4,88 +4,42 @@
 // not: each problem runs on one thread, problems spread over the OpenMP threads.
 #pragma once
 
-#include <exception>
-#include <limits>
-#include <string>
 #include <vector>
 
-#include "protoot/detail/openmp.hpp"
-#include "protoot/sinkhorn.hpp"
+#include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
+#include "protoot/types.hpp"
 
 namespace protoot {
-namespace detail {
-
-/// Validates every problem (on the calling thread, so errors name the problem index), then
-/// solves them in parallel. cost_of(k) returns problem k's row-major cost matrix.
-template <class S, class CostOf>
-std::vector<SinkhornResult<S>> solve_sinkhorn_batch(const char* where, CostOf&& cost_of, std::size_t count,
-                                                    const std::vector<Vector<S>>& as,
-                                                    const std::vector<Vector<S>>& bs, S rho_a, S rho_b,
-                                                    const SinkhornOptions<S>& options) {
-  require(as.size() == count && bs.size() == count, where,
-          "need one a and one b per problem (got " + std::to_string(as.size()) + " and " +
-              std::to_string(bs.size()) + " for " + std::to_string(count) + " problems)");
-  for (std::size_t k = 0; k < count; ++k) {
-    const std::string problem = std::string(where) + " (problem " + std::to_string(k) + ")";
-    validate_sinkhorn<S>(problem.c_str(), cost_of(k), as[k], bs[k], rho_a, rho_b, options);
-  }
-  std::vector<SinkhornResult<S>> results(count);
-  std::exception_ptr error;
-PROTOOT_OMP(parallel for schedule(dynamic))
-  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) {
-    try {
-      const Eigen::Ref<const Matrix<S>> cost(cost_of(std::size_t(k)));
-      results[std::size_t(k)] =
-          SinkhornKernel<S>(cost, as[std::size_t(k)], bs[std::size_t(k)], rho_a, rho_b, options, false).solve();
-    } catch (...) {  // e.g. std::bad_alloc: must not escape the parallel region
-PROTOOT_OMP(critical(protoot_sinkhorn_batch))
-      error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
-  return results;
-}
-
-}  // namespace detail
 
 /// Solves problem k = sinkhorn(costs[k], as[k], bs[k], options) for every k; see sinkhorn() for
-/// each problem's contract (shapes may differ between problems). Problems run in parallel, one
-/// thread each, so options.callback (if any) is called concurrently and must be thread-safe.
-/// Bad input in any problem throws std::invalid_argument naming the problem index before any
-/// work starts. Cost: the sum of the problems' costs, divided over the OpenMP threads.
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_batch(const std::vector<Matrix<S>>& costs, const std::vector<Vector<S>>& as,
-                                              const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as, bs, hard,
-      hard, options);
-}
+/// each problem's contract (shapes may differ between problems). `Cost` is any row-major Eigen
+/// matrix type: Matrix<S>, or Eigen::Map<const Matrix<S>> / Eigen::Ref<const Matrix<S>> views of
+/// storage the caller owns, which are read in place; a column-major cost is copied (once for the
+/// checks, once for the solve). Problems run in parallel, one thread each, so options.callback
+/// (if any) is called concurrently and must be thread-safe. Bad input in any problem throws
+/// std::invalid_argument naming the problem index before any work starts. Cost: the sum of the
+/// problems' costs, divided over the OpenMP threads.
+template <class Cost>
+std::vector<SinkhornResult<typename Cost::Scalar>> sinkhorn_batch(
+    const std::vector<Cost>& costs, const std::vector<Vector<typename Cost::Scalar>>& as,
+    const std::vector<Vector<typename Cost::Scalar>>& bs, const SinkhornOptions<typename Cost::Scalar>& options);
 
-/// As above with one cost shared by every problem (e.g. a fixed grid and many histograms).
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_batch(const Matrix<S>& cost, const std::vector<Vector<S>>& as,
-                                              const std::vector<Vector<S>>& bs,
-                                              const SinkhornOptions<S>& options) {
-  const S hard = std::numeric_limits<S>::infinity();
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_batch", [&](std::size_t) -> const Matrix<S>& { return cost; }, as.size(), as, bs, hard, hard,
-      options);
-}
+/// As above with one cost shared by every problem (e.g. a fixed grid and many histograms): any
+/// Eigen expression, read in place when it is row-major storage, else copied once.
+template <class DC>
+std::vector<SinkhornResult<typename DC::Scalar>> sinkhorn_batch(
+    const Eigen::MatrixBase<DC>& cost, const std::vector<Vector<typename DC::Scalar>>& as,
+    const std::vector<Vector<typename DC::Scalar>>& bs, const SinkhornOptions<typename DC::Scalar>& options);
 
 /// Problem k = sinkhorn_unbalanced(costs[k], as[k], bs[k], rho_a, rho_b, options), in parallel
-/// as sinkhorn_batch().
-template <class S>
-std::vector<SinkhornResult<S>> sinkhorn_unbalanced_batch(const std::vector<Matrix<S>>& costs,
-                                                         const std::vector<Vector<S>>& as,
-                                                         const std::vector<Vector<S>>& bs,
-                                                         typename Vector<S>::Scalar rho_a,
-                                                         typename Vector<S>::Scalar rho_b,
-                                                         const SinkhornOptions<S>& options) {
-  return detail::solve_sinkhorn_batch<S>(
-      "sinkhorn_unbalanced_batch", [&](std::size_t k) -> const Matrix<S>& { return costs[k]; }, costs.size(), as,
-      bs, rho_a, rho_b, options);
-}
+/// as sinkhorn_batch(); `Cost` as there.
+template <class Cost>
+std::vector<SinkhornResult<typename Cost::Scalar>> sinkhorn_unbalanced_batch(
+    const std::vector<Cost>& costs, const std::vector<Vector<typename Cost::Scalar>>& as,
+    const std::vector<Vector<typename Cost::Scalar>>& bs, typename Cost::Scalar rho_a, typename Cost::Scalar rho_b,
+    const SinkhornOptions<typename Cost::Scalar>& options);
 
 }  // namespace protoot
+
+#include "protoot/detail/sinkhorn_batch_impl.hpp"

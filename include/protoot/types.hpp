@@ -3,6 +3,12 @@
 // Rows are samples (the NumPy / PyTorch convention), so matrices are row-major: a feature
 // matrix read from a C-ordered .npy file maps onto Matrix<S> without a transpose, and the
 // row-wise kernels (log-sum-exp over a cost row, top-k of a similarity row) stream contiguously.
+//
+// Entry points take any Eigen expression and read it through Eigen::Ref<const Matrix<S>>:
+// row-major storage (a Matrix<S>, an Eigen::Map of a NumPy / PyTorch buffer, a block of rows
+// or leading columns of a row-major matrix) is used in place; a column-major matrix or an
+// unevaluated expression is first copied into row-major storage. Doc comments say where a
+// function copies its input regardless (to normalise it, say).
 #pragma once
 
 #include <Eigen/Core>

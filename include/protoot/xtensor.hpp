@@ -17,7 +17,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot {
 namespace detail {

@@ -97,7 +97,7 @@ S cpu_ot_target_loss(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& pl
 }
 
 template <class S>
-NeighbourMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
+IndexMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
                                       const IndexVector* excluded) {
   return cosine_neighbours(queries, bank, k, excluded);
 }
@@ -153,7 +153,7 @@ Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
                                             PrototypeGradients<S>*);                                            \
   template S cpu_ot_target_loss<S>(const Matrix<S>&, const Matrix<S>&, const Matrix<S>&, S,                     \
                                    PrototypeGradients<S>*);                                                     \
-  template NeighbourMatrix cpu_cosine_neighbours<S>(const Matrix<S>&, const Matrix<S>&, Index,                  \
+  template IndexMatrix cpu_cosine_neighbours<S>(const Matrix<S>&, const Matrix<S>&, Index,                  \
                                                     const IndexVector*);                                        \
   template S cpu_neighbour_contrast<S>(const Matrix<S>&, const Matrix<S>&, Index, S, const IndexVector*,        \
                                        PrototypeGradients<S>*);                                                 \

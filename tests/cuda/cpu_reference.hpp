@@ -13,6 +13,7 @@
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn_options.hpp"
+#include "protoot/sinkhorn_result.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot::test {
@@ -66,7 +67,7 @@ S cpu_prototype_contrast_soft(const Matrix<S>& z, const Matrix<S>& c, const Matr
 template <class S>
 S cpu_ot_target_loss(const Matrix<S>& z, const Matrix<S>& c, const Matrix<S>& plan, S tau, PrototypeGradients<S>* grad);
 template <class S>
-NeighbourMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
+IndexMatrix cpu_cosine_neighbours(const Matrix<S>& queries, const Matrix<S>& bank, Index k,
                                       const IndexVector* excluded);
 template <class S>
 S cpu_neighbour_contrast(const Matrix<S>& queries, const Matrix<S>& bank, Index k, S tau, const IndexVector* excluded,

@@ -11,7 +11,7 @@
 #include "protoot/l2_normalize.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot {
 namespace detail {

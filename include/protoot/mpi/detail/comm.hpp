@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "protoot/types.hpp"
-#include "protoot/validation.hpp"
+#include "protoot/detail/validation.hpp"
 
 namespace protoot::mpi::detail {
 

@@ -1,4 +1,4 @@
-// protoot/validation.hpp — argument checks shared by every public entry point.
+// protoot/detail/validation.hpp — argument checks shared by every public entry point.
 //
 // Bad input must produce a std::invalid_argument whose message names the function and the
 // problem ("protoot::sinkhorn: a has 3 entries but the cost has 4 rows"), never a crash,
