@@ -51,7 +51,7 @@ QUICK = dict(sinkhorn_n=256, eps=0.01, iterations=20, pot_log_iterations=5, rho=
              sweep=[128, 256, 512], sweep_iterations=5,
              sweep_pot_knopp_max=512, sweep_pot_log_max=256, sweep_pot_log_iterations=2,
              batch=20, batch_n=16)
-BENCH_TARGETS = ["bench_sinkhorn", "bench_kmeans", "bench_topk", "bench_bandwidth"]
+BENCH_TARGETS = ["bench_sinkhorn", "bench_kmeans", "bench_topk", "bench_bandwidth", "bench_threads"]
 
 
 # ---- measuring ----------------------------------------------------------------------------------
@@ -314,6 +314,35 @@ def batched(session, sizes, work, rows):
 
 
 
+def thread_sweep(args, build_dir):
+    """Every kernel of bench_threads at OMP_NUM_THREADS=1 and 2, rounds alternating which goes
+    first; the median of the rounds per size. Returns Markdown: 2 threads must never be slower."""
+    executable = build_dir / "benchmarks" / "bench_threads"
+    times = {1: {}, 2: {}}
+    loads = [os.getloadavg()[0]]
+    for round_index in range(args.rounds):
+        for threads in ((1, 2) if round_index % 2 == 0 else (2, 1)):
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+            done = subprocess.run([str(executable), "--benchmark_format=json", f"--benchmark_min_time={args.min_time}"],
+                                  env=env, capture_output=True, text=True, check=True)
+            for b in json.loads(done.stdout)["benchmarks"]:
+                times[threads].setdefault(b["name"].replace("/real_time", ""), []).append(b["real_time"])
+            loads.append(os.getloadavg()[0])
+    # 5 %: below the spread of repeated runs on a quiet machine; a real loss is far larger.
+    lines = [f"Thread sweep: `bench_threads` at OMP_NUM_THREADS=1 and 2, median of {args.rounds} round(s), "
+             f">= {args.min_time:g} s per measurement, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+             f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores.", "",
+             "| kernel / size | 1 thread (ms) | 2 threads (ms) | 2-thread speed-up | slower at 2? |", "|---|---:|---:|---:|---|"]
+    slower = 0
+    for name, one in times[1].items():
+        t1, t2 = float(np.median(one)), float(np.median(times[2][name]))
+        flag = t2 > 1.05 * t1
+        slower += flag
+        lines.append(f"| {name} | {t1:.3g} | {t2:.3g} | {t1 / t2:.2f}x | {'**yes**' if flag else 'no'} |")
+    lines += ["", f"{slower} of {len(times[1])} sizes slower at 2 threads than at 1 (by more than 5 %)."]
+    return "\n".join(lines) + "\n"
+
+
 # ---- reporting ----------------------------------------------------------------------------------
 
 def milliseconds(seconds):
@@ -465,6 +494,8 @@ def main():
                         help="OMP_WAIT_POLICY for protoot and the peers' OpenMP (faiss, sklearn); '' leaves it unset. "
                              "passive: idle threads sleep instead of spinning, which on a shared machine keeps a "
                              "spinning thread from holding the core its descheduled team mate needs")
+    parser.add_argument("--thread-sweep", action="store_true",
+                        help="only the thread sweep: every kernel of bench_threads at 1 and 2 threads")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a protoot benchmark was not built or a peer did not run (used by the test)")
     args = parser.parse_args()
@@ -482,7 +513,16 @@ def main():
         subprocess.run(["cmake", "-S", str(REPO), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
                         "-DPROTOOT_CUDA=OFF", "-DPROTOOT_BUILD_BENCHMARKS=ON"], check=True, stdout=subprocess.DEVNULL)
         targets = [t for t in BENCH_TARGETS if (REPO / "benchmarks" / f"{t}.cpp").exists()]
+        targets = ["bench_threads"] if args.thread_sweep else targets
         subprocess.run(["cmake", "--build", str(build_dir), "-j", str(args.jobs), "--target", *targets], check=True)
+
+    if args.thread_sweep:
+        text = thread_sweep(args, build_dir)
+        print(text)
+        out = Path(args.out) if args.out else build_dir / "compare"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "thread_sweep.md").write_text(text)
+        return
 
     import faiss
     import ot

@@ -17,9 +17,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "protoot/detail/openmp.hpp"
 #include "protoot/types.hpp"
@@ -133,17 +130,8 @@ PROTOOT_OMP(parallel for schedule(static, 1) num_threads(threads) if (threads > 
     }
 }
 
-/// Threads for a pass of `work` multiply-adds over n rows: one below ~a millisecond of work,
-/// where waking a team costs more than it saves (and spins badly on a busy machine).
-inline int kmeans_threads(Index n, Index work) {
-#ifdef _OPENMP
-  if (work < (Index(1) << 22)) return 1;
-  return static_cast<int>(std::min<Index>(omp_get_max_threads(), kmeans_chunks(n)));
-#else
-  (void)n, (void)work;
-  return 1;
-#endif
-}
+/// Threads for a pass of `work` multiply-adds over n rows (see threads_for).
+inline int kmeans_threads(Index n, Index work) { return threads_for(work, kmeans_chunks(n)); }
 
 /// Nearest-centroid pass: labels and distances of every point for centroids C, returns the
 /// inertia; when `next` is given also accumulates the weighted sums and masses per cluster.
@@ -488,6 +476,7 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
                                               const KMeansOptions<typename Derived::Scalar>& options = {}) {
   using Scalar = typename Derived::Scalar;
   static_assert(std::is_floating_point<Scalar>::value, "protoot::kmeans: X must hold float or double");
+  const detail::SerialEigen serial;
   const Eigen::Ref<const Matrix<Scalar>> given(X.derived());
   detail::validate_kmeans<Scalar>(given, k, options);
   const Matrix<Scalar> unit = detail::unit_rows_copy<Scalar>(given, options.spherical, "kmeans");

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/types.hpp"
@@ -53,7 +54,8 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
     }
     return U;
   };
-  Matrix<S> similarity = unit_rows(Z, "features Z") * unit_rows(P, "prototypes P").transpose();
+  Matrix<S> similarity;
+  detail::parallel_product(similarity, unit_rows(Z, "features Z"), unit_rows(P, "prototypes P").transpose());
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)

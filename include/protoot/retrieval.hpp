@@ -152,6 +152,7 @@ void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::M
 /// The blocked search itself, on arguments require_topk_arguments has accepted.
 template <class S>
 TopK<S> search_topk(const Matrix<S>& q, const Matrix<S>& g, Index k, SearchBlocks blocks) {
+  const SerialEigen serial;  // the tiles are parallel already
   TopK<S> result{IndexMatrix(q.rows(), k), Matrix<S>(q.rows(), k)};
   std::vector<TopKBuffer<S>> buffers(static_cast<std::size_t>(q.rows()), TopKBuffer<S>(0));
   for_each_similarity_tile<S>(q, g, blocks, [&](Index q0, Index g0, const Matrix<S>& tile) {

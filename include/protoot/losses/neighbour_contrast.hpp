@@ -40,7 +40,9 @@ NeighbourMatrix cosine_neighbours(const Eigen::MatrixBase<DQ>& queries, const Ei
   const Index available = excluded ? m - 1 : m;
   if (k < 1 || k > available)
     detail::fail(where, "k = " + std::to_string(k) + " must be in [1, " + std::to_string(available) + "]");
-  const Matrix<S> similarity = l2_normalize_rows(queries) * l2_normalize_rows(bank).transpose();
+  const detail::SerialEigen serial;
+  Matrix<S> similarity;
+  detail::parallel_product(similarity, l2_normalize_rows(queries), l2_normalize_rows(bank).transpose());
   NeighbourMatrix neighbours(n, k);
 PROTOOT_OMP(parallel for if (n * m > 32768))
   for (Index i = 0; i < n; ++i) {
