@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -49,9 +50,14 @@ void run(benchmark::State& state, protoot::KMeansInit init) {
   options.max_iterations = 20;
   options.tolerance = 0;
   options.init = init;
+  // <dir>/C0.bin (k x d, same element type as X.bin): the initial centroids every peer starts from too
+  const char* dir = std::getenv("PROTOOT_BENCH_INPUT");
+  const Index k = env_index("PROTOOT_BENCH_K", 100);
+  if (dir && std::ifstream(std::string(dir) + "/C0.bin").good())
+    options.initial_centroids = protoot::bench::read_matrix<float>(std::string(dir) + "/C0.bin", k, X.cols());
   int iterations = 0;
   for (auto _ : state) {
-    const auto result = protoot::kmeans(X, env_index("PROTOOT_BENCH_K", 100), options);
+    const auto result = protoot::kmeans(X, k, options);
     benchmark::DoNotOptimize(result.inertia);
     iterations = result.iterations;
     state.counters["inertia"] = result.inertia;

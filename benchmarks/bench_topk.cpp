@@ -8,7 +8,10 @@
 // otherwise seeded Gaussian rows are generated.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -36,9 +39,21 @@ Rows gaussian_rows(Index rows, Index d, unsigned seed) {
 }
 
 void run(benchmark::State& state, const Rows& queries, const Rows& gallery, Index k) {
+  protoot::IndexMatrix indices;
   for (auto _ : state) {
     const auto top = protoot::cosine_topk(queries, gallery, k);
     benchmark::DoNotOptimize(top.scores.data());
+    indices = top.indices;
+  }
+  // PROTOOT_BENCH_OUTPUT=<dir>: the first 100 queries' indices (int64) for compare.py's overlap check
+  if (const char* out = std::getenv("PROTOOT_BENCH_OUTPUT")) {
+    std::ofstream file(std::string(out) + "/topk_indices.bin", std::ios::binary);
+    const Index rows = std::min<Index>(100, indices.rows());
+    for (Index i = 0; i < rows; ++i)
+      for (Index j = 0; j < indices.cols(); ++j) {
+        const std::int64_t index = indices(i, j);
+        file.write(reinterpret_cast<const char*>(&index), sizeof index);
+      }
   }
   state.counters["similarities/s"] = benchmark::Counter(double(queries.rows()) * double(gallery.rows()),
                                                         benchmark::Counter::kIsIterationInvariantRate);
