@@ -44,12 +44,13 @@ const Points& points() {
   return X;
 }
 
-void run(benchmark::State& state, protoot::KMeansInit init) {
+void run(benchmark::State& state, protoot::KMeansInit init, Index points_per_centroid = 0) {
   const Points& X = points();
   protoot::KMeansOptions<float> options;
   options.max_iterations = 20;
   options.tolerance = 0;
   options.init = init;
+  options.max_points_per_centroid = points_per_centroid;
   // <dir>/C0.bin (k x d, same element type as X.bin): the initial centroids every peer starts from too
   const char* dir = std::getenv("PROTOOT_BENCH_INPUT");
   const Index k = env_index("PROTOOT_BENCH_K", 100);
@@ -67,9 +68,12 @@ void run(benchmark::State& state, protoot::KMeansInit init) {
 
 void BM_KMeansRandomInit(benchmark::State& state) { run(state, protoot::KMeansInit::random); }
 void BM_KMeansPlusPlus(benchmark::State& state) { run(state, protoot::KMeansInit::kmeans_plus_plus); }
+// faiss's default: train on 256 points per centroid, then label all points.
+void BM_KMeansSampled(benchmark::State& state) { run(state, protoot::KMeansInit::random, 256); }
 
 }  // namespace
 
 BENCHMARK(BM_KMeansRandomInit)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_KMeansPlusPlus)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_KMeansSampled)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_MAIN();

@@ -67,6 +67,11 @@ struct KMeansOptions {
   /// Per-point weights (size n, >= 0, positive total); empty means all ones. Weights enter the
   /// centroid means, the inertia, k-means++ sampling and the proportions.
   Vector<Scalar> weights;
+  /// Train on at most k * max_points_per_centroid points drawn at random (with `seed`; faiss's
+  /// subsampling, 256 by default there), then assign all n points to the trained centroids:
+  /// labels, sizes, proportions and inertia cover every point; iterations and inertia_history
+  /// are the sample's. 0 trains on all points.
+  Index max_points_per_centroid = 0;
   /// Called after each Lloyd iteration; return false to stop this restart early.
   std::function<bool(const KMeansProgress<Scalar>&)> callback;
 };
@@ -338,21 +343,12 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
   }
 }
 
-/// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
+/// The final centroids and every point's label, the inertia, sizes and proportions for them.
 template <class Scalar>
-void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
-           double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
+void assign_all(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, KMeansResult<Scalar>& result) {
   const Index n = data.X.rows(), k = centroids.rows();
   IndexVector labels(n);
   Vector<Scalar> distances(n);
-  lloyd_iterations(
-      centroids, data.spherical, options, shift_tolerance, restart, result, labels,
-      [&](ClusterSums& next) {
-        const double inertia = assign_to_centroids(data, centroids, labels, distances, &next);
-        relocate_empty_clusters(data, labels, distances, next);
-        return inertia;
-      },
-      [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
   result.inertia = Scalar(assign_to_centroids(data, centroids, labels, distances, nullptr));
   result.centroids = std::move(centroids);
   result.sizes.setZero(k);
@@ -363,6 +359,35 @@ void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMean
   }
   result.proportions = (mass / mass.sum()).cast<Scalar>();
   result.labels = std::move(labels);
+}
+
+/// `count` distinct row indices of [0, n) drawn uniformly (partial Fisher-Yates), ascending.
+inline std::vector<Index> random_rows(Index n, Index count, std::uint64_t seed) {
+  std::vector<Index> ids(static_cast<std::size_t>(n));
+  std::iota(ids.begin(), ids.end(), Index(0));
+  std::mt19937_64 rng(seed);
+  for (Index c = 0; c < count; ++c) std::swap(ids[std::size_t(c)], ids[std::size_t(std::uniform_int_distribution<Index>(c, n - 1)(rng))]);
+  ids.resize(static_cast<std::size_t>(count));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+/// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
+template <class Scalar>
+void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
+           double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
+  const Index n = data.X.rows();
+  IndexVector labels(n);
+  Vector<Scalar> distances(n);
+  lloyd_iterations(
+      centroids, data.spherical, options, shift_tolerance, restart, result, labels,
+      [&](ClusterSums& next) {
+        const double inertia = assign_to_centroids(data, centroids, labels, distances, &next);
+        relocate_empty_clusters(data, labels, distances, next);
+        return inertia;
+      },
+      [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
+  assign_all(data, std::move(centroids), result);
 }
 
 template <class Scalar>
@@ -380,6 +405,7 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
           "local_trials must be in [0, min(n, " + std::to_string(kmeans_max_local_trials) + ")] (got " +
               std::to_string(o.local_trials) + ")");
   require(o.tolerance >= 0 && std::isfinite(double(o.tolerance)), where, "tolerance must be finite and >= 0");
+  require(o.max_points_per_centroid >= 0, where, "max_points_per_centroid must be >= 0 (0: all points)");
   if (o.weights.size() != 0) {
     require_size(o.weights.size(), X.rows(), where, "weights must have one entry per point");
     require_weights(o.weights, where, "weights");
@@ -483,6 +509,21 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
   const Eigen::Ref<const Matrix<Scalar>> points = unit.size() ? Eigen::Ref<const Matrix<Scalar>>(unit) : given;
   const detail::KMeansData<Scalar> data{points, points.rowwise().squaredNorm(),
                                         options.weights.size() ? &options.weights : nullptr, options.spherical};
+  if (options.max_points_per_centroid > 0 && (points.rows() + k - 1) / k > options.max_points_per_centroid) {
+    // Train on a sample (rows of `points`: unit already in spherical mode), then label every point.
+    const std::vector<Index> rows = detail::random_rows(points.rows(), k * options.max_points_per_centroid, options.seed);
+    KMeansOptions<Scalar> on_sample = options;
+    on_sample.max_points_per_centroid = 0;
+    Matrix<Scalar> sample(Index(rows.size()), points.cols());
+    if (options.weights.size()) on_sample.weights.resize(sample.rows());
+    for (Index r = 0; r < sample.rows(); ++r) {
+      sample.row(r) = points.row(rows[std::size_t(r)]);
+      if (options.weights.size()) on_sample.weights(r) = options.weights(rows[std::size_t(r)]);
+    }
+    KMeansResult<Scalar> result = kmeans(sample, k, on_sample);
+    detail::assign_all(data, std::move(result.centroids), result);
+    return result;
+  }
   return detail::kmeans_restarts(data, k, options, "kmeans",
                                  [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
                                    detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
