@@ -17,19 +17,13 @@
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_batch.hpp"
 #include "../tests/support/sinkhorn_problems.hpp"
+#include "bench_inputs.hpp"
 
 namespace {
 
 using protoot::Index;
 using Rows = protoot::Matrix<float>;
-
-Rows gaussian_rows(Index rows, Index d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  Rows x(rows, d);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
-  return x;
-}
+using protoot::bench::gaussian_rows;
 
 void BM_InfoNce(benchmark::State& state) {
   const Index n = state.range(0), m = state.range(1);

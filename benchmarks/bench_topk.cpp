@@ -22,20 +22,13 @@ namespace {
 
 using protoot::Index;
 using protoot::bench::env_index;
+using protoot::bench::gaussian_rows;
 using Rows = protoot::Matrix<float>;
 
 /// <dir>/<file> as float32 rows of width d; their count is `rows_variable` or the file size over d.
 Rows read_rows(const std::string& path, const char* rows_variable, Index d) {
   const Index rows = env_index(rows_variable, protoot::bench::file_bytes(path) / (d * Index(sizeof(float))));
   return protoot::bench::read_matrix<float>(path, rows, d);
-}
-
-Rows gaussian_rows(Index rows, Index d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  Rows x(rows, d);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
-  return x;
 }
 
 void run(benchmark::State& state, const Rows& queries, const Rows& gallery, Index k) {
