@@ -5,12 +5,22 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 
 #include "protoot/types.hpp"
 
 namespace protoot::bench {
+
+/// rows x d float32 standard-normal entries from a fixed seed (the generated inputs).
+inline Matrix<float> gaussian_rows(Index rows, Index d, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal;
+  Matrix<float> x(rows, d);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+  return x;
+}
 
 /// The number in environment variable `name`, or `fallback` when it is unset.
 inline double env_number(const char* name, double fallback) {

@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -43,15 +44,21 @@ const Points& points() {
   return X;
 }
 
-void run(benchmark::State& state, protoot::KMeansInit init) {
+void run(benchmark::State& state, protoot::KMeansInit init, Index points_per_centroid = 0) {
   const Points& X = points();
   protoot::KMeansOptions<float> options;
   options.max_iterations = 20;
   options.tolerance = 0;
   options.init = init;
+  options.max_points_per_centroid = points_per_centroid;
+  // <dir>/C0.bin (k x d, same element type as X.bin): the initial centroids every peer starts from too
+  const char* dir = std::getenv("PROTOOT_BENCH_INPUT");
+  const Index k = env_index("PROTOOT_BENCH_K", 100);
+  if (dir && std::ifstream(std::string(dir) + "/C0.bin").good())
+    options.initial_centroids = protoot::bench::read_matrix<float>(std::string(dir) + "/C0.bin", k, X.cols());
   int iterations = 0;
   for (auto _ : state) {
-    const auto result = protoot::kmeans(X, env_index("PROTOOT_BENCH_K", 100), options);
+    const auto result = protoot::kmeans(X, k, options);
     benchmark::DoNotOptimize(result.inertia);
     iterations = result.iterations;
     state.counters["inertia"] = result.inertia;
@@ -61,9 +68,12 @@ void run(benchmark::State& state, protoot::KMeansInit init) {
 
 void BM_KMeansRandomInit(benchmark::State& state) { run(state, protoot::KMeansInit::random); }
 void BM_KMeansPlusPlus(benchmark::State& state) { run(state, protoot::KMeansInit::kmeans_plus_plus); }
+// faiss's default: train on 256 points per centroid, then label all points.
+void BM_KMeansSampled(benchmark::State& state) { run(state, protoot::KMeansInit::random, 256); }
 
 }  // namespace
 
 BENCHMARK(BM_KMeansRandomInit)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_KMeansPlusPlus)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_KMeansSampled)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_MAIN();

@@ -1,11 +1,16 @@
 // The contrastive kernels at ProtoOT training scale: batch n = 256 queries, d = 128, K = 64
 // prototypes, a memory bank / key queue of m = 4096, tau = 0.2, float32. Each kernel is timed
 // forward only and forward + backward (all gradients the kernel offers).
+// PROTOOT_BENCH_INPUT=<dir> reads the features from <dir>/{q,k,bank,c}.bin (raw row-major float32
+// of these shapes), so benchmarks/compare.py's peers compute the very same losses.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <random>
+#include <string>
 
 #include "protoot/contrastive.hpp"
+#include "bench_inputs.hpp"
 
 namespace {
 
@@ -23,10 +28,17 @@ Features unit_gaussian(Index rows, Index cols, unsigned seed) {
   return protoot::l2_normalize_rows(x);
 }
 
+/// Features of PROTOOT_BENCH_INPUT's <name>.bin when given, else unit Gaussian rows of this seed.
+Features features(const char* name, Index rows, unsigned seed) {
+  if (const char* dir = std::getenv("PROTOOT_BENCH_INPUT"))
+    return protoot::bench::read_matrix<float>(std::string(dir) + "/" + name + ".bin", rows, kDim);
+  return unit_gaussian(rows, kDim, seed);
+}
+
 /// The shared inputs: queries, their positive keys, a bank, prototypes, matches, soft targets.
 struct Inputs {
-  Features q = unit_gaussian(kBatch, kDim, 1), k = unit_gaussian(kBatch, kDim, 2), bank = unit_gaussian(kBank, kDim, 3),
-           c = unit_gaussian(kPrototypes, kDim, 4), raw = unit_gaussian(kBatch, kDim, 5) * 3.0f;
+  Features q = features("q", kBatch, 1), k = features("k", kBatch, 2), bank = features("bank", kBank, 3),
+           c = features("c", kPrototypes, 4), raw = unit_gaussian(kBatch, kDim, 5) * 3.0f;
   protoot::IndexVector match = protoot::IndexVector::LinSpaced(kBatch, 0, kBatch - 1).unaryExpr([](Index i) {
     return i % kPrototypes;
   });
@@ -41,7 +53,11 @@ const Inputs& inputs() {
   return in;
 }
 
-void set_counters(benchmark::State& state) { state.SetItemsProcessed(state.iterations() * kBatch); }
+/// Items processed, and the last loss value (compare.py checks a peer's loss against it).
+void set_counters(benchmark::State& state, double loss = 0) {
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.counters["loss"] = loss;
+}
 
 void BM_l2_normalize(benchmark::State& state) {
   const Inputs& in = inputs();
@@ -61,35 +77,46 @@ void BM_l2_normalize(benchmark::State& state) {
 void BM_info_nce_bank(benchmark::State& state) {  // MoCo form: one positive key, the bank as negatives
   const Inputs& in = inputs();
   protoot::InfoNceGradients<float> g;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(protoot::info_nce(in.q, in.k, in.bank, kTau, nullptr, state.range(0) ? &g : nullptr));
-  set_counters(state);
+  float loss = 0;
+  for (auto _ : state) {
+    loss = protoot::info_nce(in.q, in.k, in.bank, kTau, nullptr, state.range(0) ? &g : nullptr);
+    benchmark::DoNotOptimize(loss);
+  }
+  set_counters(state, loss);
 }
 
 void BM_info_nce_two_views(benchmark::State& state) {  // in-batch negatives
   const Inputs& in = inputs();
   Features ga, gb;
   const bool backward = state.range(0) != 0;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(
-        protoot::info_nce_two_views(in.q, in.k, kTau, backward ? &ga : nullptr, backward ? &gb : nullptr));
-  set_counters(state);
+  float loss = 0;
+  for (auto _ : state) {
+    loss = protoot::info_nce_two_views(in.q, in.k, kTau, backward ? &ga : nullptr, backward ? &gb : nullptr);
+    benchmark::DoNotOptimize(loss);
+  }
+  set_counters(state, loss);
 }
 
 void BM_prototype_contrast(benchmark::State& state) {  // hard match, unmatched prototypes as negatives
   const Inputs& in = inputs();
   protoot::PrototypeGradients<float> g;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(protoot::prototype_contrast(in.q, in.c, in.match, kTau, state.range(0) ? &g : nullptr));
-  set_counters(state);
+  float loss = 0;
+  for (auto _ : state) {
+    loss = protoot::prototype_contrast(in.q, in.c, in.match, kTau, state.range(0) ? &g : nullptr);
+    benchmark::DoNotOptimize(loss);
+  }
+  set_counters(state, loss);
 }
 
 void BM_ot_target_loss(benchmark::State& state) {  // soft targets from a plan
   const Inputs& in = inputs();
   protoot::PrototypeGradients<float> g;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(protoot::ot_target_loss(in.q, in.c, in.targets, kTau, state.range(0) ? &g : nullptr));
-  set_counters(state);
+  float loss = 0;
+  for (auto _ : state) {
+    loss = protoot::ot_target_loss(in.q, in.c, in.targets, kTau, state.range(0) ? &g : nullptr);
+    benchmark::DoNotOptimize(loss);
+  }
+  set_counters(state, loss);
 }
 
 void BM_neighbour_contrast(benchmark::State& state) {  // k = 5 cosine neighbours in the bank

@@ -77,6 +77,8 @@ void run_single(benchmark::State& state, const Problem& problem, bool log_domain
   for (auto _ : state) {
     auto result = protoot::sinkhorn_unbalanced(C, a, b, S(rho), S(rho), options);
     benchmark::DoNotOptimize(result.plan.data());
+    state.counters["transport_cost"] = double(result.transport_cost);  // quality, for compare.py
+    state.counters["marginal_error"] = double(result.marginal_error);
   }
   state.counters["ms_per_iteration"] = benchmark::Counter(
       options.max_iterations / 1e3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);

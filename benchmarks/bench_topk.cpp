@@ -8,7 +8,10 @@
 // otherwise seeded Gaussian rows are generated.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -19,6 +22,7 @@ namespace {
 
 using protoot::Index;
 using protoot::bench::env_index;
+using protoot::bench::gaussian_rows;
 using Rows = protoot::Matrix<float>;
 
 /// <dir>/<file> as float32 rows of width d; their count is `rows_variable` or the file size over d.
@@ -27,18 +31,22 @@ Rows read_rows(const std::string& path, const char* rows_variable, Index d) {
   return protoot::bench::read_matrix<float>(path, rows, d);
 }
 
-Rows gaussian_rows(Index rows, Index d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  Rows x(rows, d);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
-  return x;
-}
-
 void run(benchmark::State& state, const Rows& queries, const Rows& gallery, Index k) {
+  protoot::IndexMatrix indices;
   for (auto _ : state) {
     const auto top = protoot::cosine_topk(queries, gallery, k);
     benchmark::DoNotOptimize(top.scores.data());
+    indices = top.indices;
+  }
+  // PROTOOT_BENCH_OUTPUT=<dir>: the first 100 queries' indices (int64) for compare.py's overlap check
+  if (const char* out = std::getenv("PROTOOT_BENCH_OUTPUT")) {
+    std::ofstream file(std::string(out) + "/topk_indices.bin", std::ios::binary);
+    const Index rows = std::min<Index>(100, indices.rows());
+    for (Index i = 0; i < rows; ++i)
+      for (Index j = 0; j < indices.cols(); ++j) {
+        const std::int64_t index = indices(i, j);
+        file.write(reinterpret_cast<const char*>(&index), sizeof index);
+      }
   }
   state.counters["similarities/s"] = benchmark::Counter(double(queries.rows()) * double(gallery.rows()),
                                                         benchmark::Counter::kIsIterationInvariantRate);

@@ -203,6 +203,35 @@ TEMPLATE_TEST_CASE("kmeans: spherical centroids are unit and duplicates never gi
   }
 }
 
+TEMPLATE_TEST_CASE("kmeans: max_points_per_centroid trains on a sample and labels every point", "[kmeans]", float,
+                   double) {
+  using S = TestType;
+  const Matrix<S> X = blobs<S>(4000, 6, 5, 1.0, 12);
+  KMeansOptions<S> options;
+  options.seed = 3;
+  const auto full = kmeans(X, 5, options);
+  options.max_points_per_centroid = 40;  // 200 of the 4000 points
+  const auto sampled = kmeans(X, 5, options);
+  REQUIRE(sampled.labels.size() == X.rows());
+  CHECK(sampled.sizes.sum() == X.rows());
+  CHECK(sampled.proportions.sum() == Approx(1));
+  // every label is the nearest trained centroid, and the inertia is over all points
+  double inertia = 0;
+  for (Index i = 0; i < X.rows(); ++i) {
+    Index nearest;
+    inertia += double((sampled.centroids.rowwise() - X.row(i)).rowwise().squaredNorm().minCoeff(&nearest));
+    CHECK(sampled.labels(i) == nearest);
+  }
+  CHECK(double(sampled.inertia) == Approx(inertia).epsilon(1e-3));
+  // 40 points per centroid find nearly the clusters of all 4000 (measured: +2.4 %)
+  CHECK(double(sampled.inertia) <= 1.05 * double(full.inertia));
+  // a budget of at least n / k points per centroid is no subsampling at all
+  options.max_points_per_centroid = 800;
+  CHECK(kmeans(X, 5, options).labels == full.labels);
+  options.max_points_per_centroid = -1;
+  CHECK_THROWS_WITH(kmeans(X, 5, options), Catch::Contains("max_points_per_centroid"));
+}
+
 TEMPLATE_TEST_CASE("kmeans: bad input is rejected with a message", "[kmeans]", float, double) {
   using S = TestType;
   const Matrix<S> X = blobs<S>(10, 3, 2, 1.0, 1);

@@ -59,6 +59,12 @@ struct KMeansOptions {
   /// Per-point weights (size n, >= 0, positive total); empty means all ones. Weights enter the
   /// centroid means, the inertia, k-means++ sampling and the proportions.
   Vector<Scalar> weights;
+  /// Train on at most k * max_points_per_centroid points drawn at random (with `seed`; faiss's
+  /// subsampling, 256 by default there), then assign all n points to the trained centroids:
+  /// labels, sizes, proportions and inertia cover every point; iterations and inertia_history
+  /// are the sample's. 0 trains on all points. protoot::kmeans only: cuda:: and mpi::kmeans
+  /// reject a nonzero value.
+  Index max_points_per_centroid = 0;
   /// Called after each Lloyd iteration; return false to stop this restart early.
   std::function<bool(const KMeansProgress<Scalar>&)> callback;
 };

@@ -220,6 +220,8 @@ KMeansResult<S> kmeans(const cuda::DeviceMatrix<S>& X, Index k, const KMeansOpti
   detail::require(X.rows() < (Index(1) << 31) && X.cols() < (Index(1) << 31), where, "X is too large");
   const Matrix<S> host = X.download();  // seeding and the CPU's argument checks
   detail::validate_kmeans<S>(host, k, options);
+  detail::require(options.max_points_per_centroid == 0, where,
+                  "max_points_per_centroid (training on a sample) is protoot::kmeans only: pass a sample instead");
   const Matrix<S> unit = detail::unit_rows_copy<S>(host, options.spherical, where);
   const Matrix<S>& points = unit.size() ? unit : host;
   const cuda::DeviceMatrix<S> unit_device = unit.size() ? cuda::DeviceMatrix<S>(unit) : cuda::DeviceMatrix<S>();

@@ -59,7 +59,7 @@ S info_nce_logits_inplace(const Vector<S>& p, Matrix<S> e, S tau, const IndexVec
   const S inv_tau = S(1) / tau, scale = S(1) / (S(n) * tau);
   Vector<S> positive_grad(n);
   Vector<S> row_loss(n);  // summed in row order after the loop: independent of the thread count
-PROTOOT_OMP(parallel for if (n * m > 32768))
+PROTOOT_OMP(parallel for schedule(dynamic, 16) if (n * m > 32768))
   for (Index i = 0; i < n; ++i) {
     const Index skip = excluded ? (*excluded)(i) : Index(-1);
     if (skip >= 0) e(i, skip) = std::numeric_limits<S>::lowest();
@@ -122,8 +122,10 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
 
   // Ref: no copy when the caller passes plain row-major matrices (a 4096-row bank, say)
   const Eigen::Ref<const Matrix<S>> q(queries), k(positives), v(negatives);
+  const detail::SerialEigen serial;
   const Vector<S> pos = (q.array() * k.array()).rowwise().sum();
-  Matrix<S> neg = q * v.transpose();
+  Matrix<S> neg;
+  detail::parallel_product(neg, q, v.transpose());
   detail::require_finite(pos, where, "positive similarities (overflow)");
   detail::require_finite(neg, where, "negative similarities (overflow)");
   detail::require_exclusions(excluded, q.rows(), v.rows(), where);
@@ -132,10 +134,10 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
   InfoNceLogitGradients<S> g;
   const S loss = detail::info_nce_logits_inplace<S>(pos, std::move(neg), tau, excluded, grad ? &g : nullptr);
   if (!grad) return loss;
-  grad->queries = g.positive.asDiagonal() * k;
-  grad->queries.noalias() += g.negatives * v;
+  detail::parallel_product(grad->queries, g.negatives, v);
+  grad->queries += g.positive.asDiagonal() * k;
   grad->positives = g.positive.asDiagonal() * q;
-  grad->negatives.noalias() = g.negatives.transpose() * q;
+  detail::parallel_product(grad->negatives, g.negatives.transpose(), q);
   return loss;
 }
 

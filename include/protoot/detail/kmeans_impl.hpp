@@ -11,9 +11,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
@@ -67,17 +64,8 @@ PROTOOT_OMP(parallel for schedule(static, 1) num_threads(threads) if (threads > 
     }
 }
 
-/// Threads for a pass of `work` multiply-adds over n rows: one below ~a millisecond of work,
-/// where waking a team costs more than it saves (and spins badly on a busy machine).
-inline int kmeans_threads(Index n, Index work) {
-#ifdef _OPENMP
-  if (work < (Index(1) << 22)) return 1;
-  return static_cast<int>(std::min<Index>(omp_get_max_threads(), kmeans_chunks(n)));
-#else
-  (void)n, (void)work;
-  return 1;
-#endif
-}
+/// Threads for a pass of `work` multiply-adds over n rows (see threads_for).
+inline int kmeans_threads(Index n, Index work) { return threads_for(work, kmeans_chunks(n)); }
 
 /// Nearest-centroid pass: labels and distances of every point for centroids C, returns the
 /// inertia; when `next` is given also accumulates the weighted sums and masses per cluster.
@@ -302,6 +290,27 @@ void finish_lloyd(const KMeansData<Scalar>& data, IndexVector labels, Matrix<Sca
   result.labels = std::move(labels);
 }
 
+/// The final centroids and every point's label, the inertia, sizes and proportions for them.
+template <class Scalar>
+void assign_all(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, KMeansResult<Scalar>& result) {
+  const Index n = data.X.rows();
+  IndexVector labels(n);
+  Vector<Scalar> distances(n);
+  const double inertia = assign_to_centroids(data, centroids, labels, distances, nullptr);
+  finish_lloyd(data, std::move(labels), std::move(centroids), inertia, result);
+}
+
+/// `count` distinct row indices of [0, n) drawn uniformly (partial Fisher-Yates), ascending.
+inline std::vector<Index> random_rows(Index n, Index count, std::uint64_t seed) {
+  std::vector<Index> ids(static_cast<std::size_t>(n));
+  std::iota(ids.begin(), ids.end(), Index(0));
+  std::mt19937_64 rng(seed);
+  for (Index c = 0; c < count; ++c) std::swap(ids[std::size_t(c)], ids[std::size_t(std::uniform_int_distribution<Index>(c, n - 1)(rng))]);
+  ids.resize(static_cast<std::size_t>(count));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 /// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
 /// The CPU assign step of lloyd_iterations (cuda/kmeans.cuh plugs in the GPU's).
 template <class Scalar>
@@ -318,8 +327,7 @@ void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMean
         return inertia;
       },
       [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
-  const double inertia = assign_to_centroids(data, centroids, labels, distances, nullptr);
-  finish_lloyd(data, std::move(labels), std::move(centroids), inertia, result);
+  assign_all(data, std::move(centroids), result);
 }
 
 template <class Scalar>
@@ -337,6 +345,7 @@ void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const K
           "local_trials must be in [0, min(n, " + std::to_string(kmeans_max_local_trials) + ")] (got " +
               std::to_string(o.local_trials) + ")");
   require(o.tolerance >= 0 && std::isfinite(double(o.tolerance)), where, "tolerance must be finite and >= 0");
+  require(o.max_points_per_centroid >= 0, where, "max_points_per_centroid must be >= 0 (0: all points)");
   if (o.weights.size() != 0) {
     require_size(o.weights.size(), X.rows(), where, "weights must have one entry per point");
     require_weights(o.weights, where, "weights");
@@ -420,12 +429,28 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
                                               const KMeansOptions<typename Derived::Scalar>& options) {
   using Scalar = typename Derived::Scalar;
   static_assert(std::is_floating_point<Scalar>::value, "protoot::kmeans: X must hold float or double");
+  const detail::SerialEigen serial;
   const Eigen::Ref<const Matrix<Scalar>> given(X.derived());
   detail::validate_kmeans<Scalar>(given, k, options);
   const Matrix<Scalar> unit = detail::unit_rows_copy<Scalar>(given, options.spherical, "kmeans");
   const Eigen::Ref<const Matrix<Scalar>> points = unit.size() ? Eigen::Ref<const Matrix<Scalar>>(unit) : given;
   const detail::KMeansData<Scalar> data{points, points.rowwise().squaredNorm(),
                                         options.weights.size() ? &options.weights : nullptr, options.spherical};
+  if (options.max_points_per_centroid > 0 && (points.rows() + k - 1) / k > options.max_points_per_centroid) {
+    // Train on a sample (rows of `points`: unit already in spherical mode), then label every point.
+    const std::vector<Index> rows = detail::random_rows(points.rows(), k * options.max_points_per_centroid, options.seed);
+    KMeansOptions<Scalar> on_sample = options;
+    on_sample.max_points_per_centroid = 0;
+    Matrix<Scalar> sample(Index(rows.size()), points.cols());
+    if (options.weights.size()) on_sample.weights.resize(sample.rows());
+    for (Index r = 0; r < sample.rows(); ++r) {
+      sample.row(r) = points.row(rows[std::size_t(r)]);
+      if (options.weights.size()) on_sample.weights(r) = options.weights(rows[std::size_t(r)]);
+    }
+    KMeansResult<Scalar> result = kmeans(sample, k, on_sample);
+    detail::assign_all(data, std::move(result.centroids), result);
+    return result;
+  }
   return detail::kmeans_restarts(data, k, options, "kmeans",
                                  [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
                                    detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);

@@ -85,7 +85,10 @@ typename DZ::Scalar prototype_contrast_soft(const Eigen::MatrixBase<DZ>& feature
   }
 
   const Eigen::Ref<const Matrix<S>> z(features), c(prototypes), w(assignment);
-  Matrix<S> logits = (z * c.transpose()) / tau;
+  const detail::SerialEigen serial;
+  Matrix<S> logits;
+  detail::parallel_product(logits, z, c.transpose());
+  logits /= tau;
   detail::require_finite(logits, where, "logits z.c / tau (overflow)");  // as info_nce checks its similarities
   const Index n = z.rows(), k = c.rows();
   Vector<S> row_loss(n);  // summed in row order after the loop: independent of the thread count
@@ -100,8 +103,8 @@ PROTOOT_OMP(parallel for if (n * k > 32768))
     if (grad) logits.row(i) = (logits.row(i) * (mass / sum) - w.row(i)) / (S(n) * tau);
   }
   if (grad) {  // logits now hold dloss/d(z c^T)
-    grad->features.noalias() = logits * c;
-    grad->prototypes.noalias() = logits.transpose() * z;
+    detail::parallel_product(grad->features, logits, c);
+    detail::parallel_product(grad->prototypes, logits.transpose(), z);
   }
   S total = S(0);
   for (Index i = 0; i < n; ++i) total += row_loss(i);

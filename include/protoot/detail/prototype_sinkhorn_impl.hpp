@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/sinkhorn.hpp"
@@ -31,7 +32,8 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
     }
     return U;
   };
-  Matrix<S> similarity = unit_rows(Z, "features Z") * unit_rows(P, "prototypes P").transpose();
+  Matrix<S> similarity;
+  detail::parallel_product(similarity, unit_rows(Z, "features Z"), unit_rows(P, "prototypes P").transpose());
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/kmeans.hpp"
 #include "protoot/l2_normalize.hpp"
@@ -72,7 +73,8 @@ Matrix<typename DZ::Scalar> plan_weighted_prototypes(const Eigen::MatrixBase<DP>
   detail::require_finite(plan, where, "plan");
   detail::require_finite(Z, where, "Z");
   detail::require_finite(previous, where, "previous");
-  Matrix<S> means = plan.transpose() * Z;
+  Matrix<S> means;
+  detail::parallel_product(means, plan.transpose(), Z);
   for (Index j = 0; j < means.rows(); ++j)
     if (!(means.row(j).norm() > S(0))) means.row(j) = previous.row(j);
   return l2_normalize_rows(means);

@@ -21,6 +21,7 @@ namespace detail {
 template <class S, class Visit>
 void for_each_similarity_tile(const Eigen::Ref<const Matrix<S>>& queries, const Eigen::Ref<const Matrix<S>>& gallery,
                               SearchBlocks blocks, Visit&& visit) {
+  const SerialEigen serial;  // the tiles are parallel already
   const Index n = queries.rows(), m = gallery.rows();
   // Clamped to the problem first: a block size near INT64_MAX would overflow n + block - 1 and
   // g0 + block (signed overflow, unvisited tiles, uninitialised results).

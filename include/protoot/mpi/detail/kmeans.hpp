@@ -301,6 +301,7 @@ template <class S>
 KMeansResult<S> sharded_kmeans(MPI_Comm comm, const Eigen::Ref<const Matrix<S>>& X, Index k,
                                const KMeansOptions<S>& o, Index rows_per_partial) {
   constexpr const char* where = "mpi::kmeans";
+  const pd::SerialEigen serial;
   CollectiveCheck check(comm, where);
   const RowLayout layout = row_layout(comm, X.rows());
   const Index d = agreed_width(comm, check, where, X.rows(), X.cols(), "X");
@@ -316,6 +317,8 @@ KMeansResult<S> sharded_kmeans(MPI_Comm comm, const Eigen::Ref<const Matrix<S>>&
       pd::require(!(o.weights.array() < S(0)).any(), where, "weights has negative entries");
     }
     if (X.rows()) unit = pd::unit_rows_copy<S>(X, o.spherical, where);
+    pd::require(o.max_points_per_centroid == 0, where,
+                "max_points_per_centroid (training on a sample) is protoot::kmeans only: pass a sample instead");
     pd::require(rows_per_partial >= pd::kmeans_block_rows && rows_per_partial % pd::kmeans_block_rows == 0, where,
                 "rows_per_partial must be a positive multiple of " + std::to_string(pd::kmeans_block_rows));
     pd::require(k <= layout.rows(), where,
