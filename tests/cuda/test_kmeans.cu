@@ -76,18 +76,18 @@ void compare(Checker& check) {
 template <class S>
 void points_stay_on_device(Checker& check) {
   const Index n = 20000, d = 32, k = 8;
-  const Matrix<S> X = test::blobs<S>(n, d, k, 31);
-  const cuda::DeviceMatrix<S> dx(X);
-  KMeansOptions<S> options;
+  const cuda::DeviceMatrix<S> dx(test::blobs<S>(n, d, k, 31));
+  KMeansOptions<S> options;  // k-means++, the shift tolerance, two restarts
   options.n_init = 2;
   options.max_iterations = 20;
   const std::size_t before = cuda::current_resources().downloaded_bytes();
   const KMeansResult<S> result = kmeans(dx, k, options);
   const std::size_t bytes = cuda::current_resources().downloaded_bytes() - before;
-  const std::size_t labels_bytes = std::size_t(options.n_init) * n * sizeof(int), x_bytes = std::size_t(n) * d * sizeof(S);
+  const std::size_t labels_bytes = std::size_t(options.n_init) * n * sizeof(int),
+                    x_bytes = std::size_t(n) * d * sizeof(S);
   check.expect(bytes >= labels_bytes, label<S>("the counter sees the final labels of every restart"));
-  check.expect(bytes < x_bytes / 4, label<S>("X is not downloaded (" + std::to_string(bytes) + " bytes to the host, X is " +
-                                             std::to_string(x_bytes) + ")"));
+  check.expect(bytes < x_bytes / 4, label<S>("X is not downloaded (" + std::to_string(bytes) +
+                                             " bytes to the host, X is " + std::to_string(x_bytes) + ")"));
   check.expect((result.sizes.array() > 0).all() && result.labels.size() == n, label<S>("a full result"));
 }
 

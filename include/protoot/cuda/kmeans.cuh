@@ -258,24 +258,35 @@ template <class S>
 class DeviceLloyd {
  public:
   DeviceLloyd(const DeviceMatrix<S>& X, Index k, const KMeansOptions<S>& options)
-      : X_(X), n_(static_cast<int>(X.rows())), d_(static_cast<int>(X.cols())), k_(static_cast<int>(k)),
-        spherical_(options.spherical), host_weights_(options.weights.size() ? &options.weights : nullptr),
+      : X_(X),
+        n_(static_cast<int>(X.rows())),
+        d_(static_cast<int>(X.cols())),
+        k_(static_cast<int>(k)),
+        spherical_(options.spherical),
+        host_weights_(options.weights.size() ? &options.weights : nullptr),
         block_rows_(static_cast<int>(std::max<long long>(1, std::min<long long>(n_, kmeans_block_entries / k_)))),
-        centroids_(static_cast<std::size_t>(k_) * d_, "centroids"), terms_(k_, "centroid norms"),
-        norms_(n_, "point norms"), products_(static_cast<std::size_t>(block_rows_) * k_, "point-centroid products"),
-        labels_(n_, "labels"), previous_labels_(n_, "previous labels"), distances_(n_, "distances"),
-        inertia_terms_(n_, "inertia terms"), inertia_(1),
-        chunks_(std::max(1, std::min(n_ / 1024 + 1, 64))), rows_per_chunk_((n_ + chunks_ - 1) / chunks_),
+        centroids_(static_cast<std::size_t>(k_) * d_, "centroids"),
+        terms_(k_, "centroid norms"),
+        norms_(n_, "point norms"),
+        products_(static_cast<std::size_t>(block_rows_) * k_, "point-centroid products"),
+        labels_(n_, "labels"),
+        previous_labels_(n_, "previous labels"),
+        distances_(n_, "distances"),
+        inertia_terms_(n_, "inertia terms"),
+        inertia_(1),
+        chunks_(std::max(1, std::min(n_ / 1024 + 1, 64))),
+        rows_per_chunk_((n_ + chunks_ - 1) / chunks_),
         partial_(static_cast<std::size_t>(chunks_) * k_ * d_, "cluster partial sums"),
         mass_partial_(static_cast<std::size_t>(chunks_) * k_, "cluster partial masses"),
-        sums_(static_cast<std::size_t>(k_) * d_, "cluster sums"), mass_(k_, "cluster masses"),
+        sums_(static_cast<std::size_t>(k_) * d_, "cluster sums"),
+        mass_(k_, "cluster masses"),
         seeding_chunks_((n_ + seeding_chunk_rows - 1) / seeding_chunk_rows),
         chunk_mass_(static_cast<std::size_t>(seeding_chunks_), "k-means++ chunk masses"),
         closest_(n_, "k-means++ closest distances") {
     if (host_weights_) weights_ = to_device(*host_weights_);
     // a norm that overflows is reported by max_squared_norm(), as on the CPU, not as bad data
     row_norm_terms<<<(n_ + 255) / 256, 256, 0, stream()>>>(X_.data(), n_, d_, NormTerm::squared, norms_.data(),
-                                                          cleared_flag());
+                                                           cleared_flag());
     PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
   }
 
@@ -288,7 +299,7 @@ class DeviceLloyd {
   double mean_feature_variance() const {
     DeviceBuffer<double> partial(static_cast<std::size_t>(chunks_) * 2 * d_, "column moments");
     column_moments<<<dim3(chunks_, (d_ + 255) / 256), 256, 0, stream()>>>(X_.data(), n_, d_, rows_per_chunk_,
-                                                                         partial.data());
+                                                                          partial.data());
     PROTOOT_CUDA_CHECK_LAUNCH(column_moments);
     std::vector<double> host(partial.size());
     partial.download(host.data(), host.size());
@@ -332,7 +343,7 @@ class DeviceLloyd {
     reserve(candidate_norms_, static_cast<std::size_t>(m), "k-means++ candidate norms");
     reserve(potentials_, static_cast<std::size_t>(m), "k-means++ potentials");
     row_norm_terms<<<(m + 255) / 256, 256, 0, stream()>>>(candidates_.data(), m, d_, NormTerm::squared,
-                                                         candidate_norms_.data(), cleared_flag());
+                                                          candidate_norms_.data(), cleared_flag());
     PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
     product_with_transpose(X_.data(), n_, candidates_.data(), m, d_, candidate_distances_.data());
     candidate_distances<<<grid_stride_blocks(static_cast<long long>(n_) * m), 256, 0, stream()>>>(
@@ -347,7 +358,7 @@ class DeviceLloyd {
   }
   Matrix<S> keep_candidate(Index j) {
     take_column<<<(n_ + 255) / 256, 256, 0, stream()>>>(candidate_distances_.data(), n_, candidate_count_,
-                                                       static_cast<int>(j), closest_.data());
+                                                        static_cast<int>(j), closest_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(take_column);
     seeded_ = true;
     Matrix<S> row(1, d_);
@@ -441,8 +452,8 @@ class DeviceLloyd {
   void cluster_sums(protoot::detail::ClusterSums& next) {
     const int dim_threads = std::min(kmeans_threads, (d_ + 31) / 32 * 32);
     const dim3 grid(k_, chunks_, (d_ + dim_threads - 1) / dim_threads);
-    cluster_partial_sums<<<grid, dim_threads, 0, stream()>>>(X_.data(), n_, d_, labels_.data(), weights_.data(),
-                                                             rows_per_chunk_, k_, partial_.data(), mass_partial_.data());
+    cluster_partial_sums<<<grid, dim_threads, 0, stream()>>>(
+        X_.data(), n_, d_, labels_.data(), weights_.data(), rows_per_chunk_, k_, partial_.data(), mass_partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(cluster_partial_sums);
     const long long entries = static_cast<long long>(k_) * d_;
     merge_cluster_sums<<<static_cast<int>((std::max<long long>(entries, k_) + 255) / 256), 256, 0, stream()>>>(
@@ -513,13 +524,13 @@ KMeansResult<S> kmeans(const cuda::DeviceMatrix<S>& X, Index k, const KMeansOpti
   detail::validate_kmeans_arguments<S>(X.rows(), X.cols(), k, options);
   detail::require(cuda::detail::summarise_values(X.data(), static_cast<long long>(X.size())).second, where,
                   "X contains NaN or Inf");
-  const cuda::DeviceMatrix<S> unit = options.spherical ? cuda::detail::unit_rows(X, where, "X") : cuda::DeviceMatrix<S>();
+  const cuda::DeviceMatrix<S> unit =
+      options.spherical ? cuda::detail::unit_rows(X, where, "X") : cuda::DeviceMatrix<S>();
   cuda::detail::DeviceLloyd<S> points(options.spherical ? unit : X, k, options);
-  return detail::kmeans_restarts(points, k, options, where,
-                                 [&](Matrix<S> start, double shift_tolerance, int restart, KMeansResult<S>& result) {
-                                   cuda::detail::lloyd(points, std::move(start), options, shift_tolerance, restart,
-                                                       result);
-                                 });
+  return detail::kmeans_restarts(
+      points, k, options, where, [&](Matrix<S> start, double shift_tolerance, int restart, KMeansResult<S>& result) {
+        cuda::detail::lloyd(points, std::move(start), options, shift_tolerance, restart, result);
+      });
 }
 
 }  // namespace protoot

@@ -440,7 +440,7 @@ KMeansResult<Scalar> kmeans_restarts(Points& points, Index k, const KMeansOption
   const bool warm = o.initial_centroids.size() != 0;
   KMeansResult<Scalar> best, candidate;
   for (int r = 0; r < (warm ? 1 : o.n_init); ++r) {
-    Matrix<Scalar> start = warm ? o.initial_centroids
+    Matrix<Scalar> start = warm                           ? o.initial_centroids
                            : o.init == KMeansInit::random ? random_points<Scalar>(points, k, rng)
                                                           : kmeans_plus_plus<Scalar>(points, k, trials, rng);
     if (o.spherical) {
@@ -470,10 +470,11 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
   const detail::KMeansData<Scalar> data{points, points.rowwise().squaredNorm(),
                                         options.weights.size() ? &options.weights : nullptr, options.spherical};
   detail::HostPoints<Scalar> host(data);
-  return detail::kmeans_restarts(host, k, options, "kmeans",
-                                 [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
-                                   detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
-                                 });
+  return detail::kmeans_restarts(
+      host, k, options, "kmeans",
+      [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
+        detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
+      });
 }
 
 }  // namespace protoot
