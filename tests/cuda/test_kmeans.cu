@@ -1,6 +1,8 @@
 // CUDA K-means against the CPU kmeans from the same seed / warm start: identical labels, sizes
 // and iteration counts; centroids and inertia within 1e-4 (float) / 1e-10 (double) relative.
-// Covers k-means++ restarts, random init, weights, spherical mode and empty-cluster relocation.
+// Covers k-means++ restarts, random init, weights, spherical mode and empty-cluster relocation,
+// all on device data: X is never downloaded (counted), and bad X is rejected on the device.
+#include <limits>
 #include <string>
 
 #include "check.hpp"
@@ -52,8 +54,41 @@ void compare(Checker& check) {
   expect_same(check, gpu, test::cpu_kmeans(X, k, warm), "warm start with an empty cluster");
   check.expect((gpu.sizes.array() > 0).all(), label<S>("no cluster left empty"));
 
+  KMeansOptions<S> more_trials;  // k-means++ with many candidates per centre, over several 1024-row chunks
+  more_trials.local_trials = 40;
+  more_trials.seed = 11;
+  expect_same(check, kmeans(dx, k, more_trials), test::cpu_kmeans(X, k, more_trials), "k-means++, 40 trials");
+
   check.expect_throws<std::invalid_argument>([&] { kmeans(dx, 0, options); }, label<S>("k = 0"));
   check.expect_throws<std::invalid_argument>([&] { kmeans(dx, n + 1, options); }, label<S>("k > n"));
+  Matrix<S> bad = X;
+  bad(n - 1, d - 1) = std::numeric_limits<S>::quiet_NaN();
+  check.expect_throws<std::invalid_argument>([&] { kmeans(cuda::DeviceMatrix<S>(bad), k, options); },
+                                             label<S>("NaN in X, found on the device"));
+  bad(n - 1, d - 1) = S(0);
+  bad.row(3).setConstant(std::numeric_limits<S>::max() / S(4));  // finite entries, squared norm overflows
+  check.expect_throws<std::invalid_argument>([&] { kmeans(cuda::DeviceMatrix<S>(bad), k, options); },
+                                             label<S>("overflowing squared norm, found on the device"));
+}
+
+/// Device-to-host traffic of a call: the final labels per restart, k x d sums, k masses and
+/// scalars per iteration, the seeding's candidates, never the n x d points.
+template <class S>
+void points_stay_on_device(Checker& check) {
+  const Index n = 20000, d = 32, k = 8;
+  const cuda::DeviceMatrix<S> dx(test::blobs<S>(n, d, k, 31));
+  KMeansOptions<S> options;  // k-means++, the shift tolerance, two restarts
+  options.n_init = 2;
+  options.max_iterations = 20;
+  const std::size_t before = cuda::current_resources().downloaded_bytes();
+  const KMeansResult<S> result = kmeans(dx, k, options);
+  const std::size_t bytes = cuda::current_resources().downloaded_bytes() - before;
+  const std::size_t labels_bytes = std::size_t(options.n_init) * n * sizeof(int),
+                    x_bytes = std::size_t(n) * d * sizeof(S);
+  check.expect(bytes >= labels_bytes, label<S>("the counter sees the final labels of every restart"));
+  check.expect(bytes < x_bytes / 4, label<S>("X is not downloaded (" + std::to_string(bytes) +
+                                             " bytes to the host, X is " + std::to_string(x_bytes) + ")"));
+  check.expect((result.sizes.array() > 0).all() && result.labels.size() == n, label<S>("a full result"));
 }
 
 }  // namespace
@@ -62,5 +97,7 @@ int main() {
   return test::run_tests("test_kmeans (CUDA)", true, [](Checker& check) {
     compare<float>(check);
     compare<double>(check);
+    points_stay_on_device<float>(check);
+    points_stay_on_device<double>(check);
   });
 }

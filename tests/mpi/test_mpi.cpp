@@ -261,6 +261,12 @@ TEST_CASE("bad sharded input is one clear error on every rank, never a hang", "[
   SECTION("k larger than all ranks' points together") {
     CHECK_THAT(error_of([&] { mpi::kmeans(MPI_COMM_WORLD, mine, 201, {}, 512); }), Catch::Contains("exceeds the number of points n = 200"));
   }
+  SECTION("training on a sample, which only protoot::kmeans offers") {
+    KMeansOptions<double> o;
+    o.max_points_per_centroid = 40;
+    CHECK_THAT(error_of([&] { mpi::kmeans(MPI_COMM_WORLD, mine, 2, o, 512); }),
+               Catch::Contains("max_points_per_centroid") && Catch::Contains("protoot::kmeans only"));
+  }
   if (P > 1) {
     SECTION("shards of different feature dimension") {
       const Matrix<double> wide = rank == 1 ? Matrix<double>(Matrix<double>::Ones(s.count, 5)) : mine;

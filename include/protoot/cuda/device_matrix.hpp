@@ -62,9 +62,7 @@ class DeviceBuffer {
   void download(T* host, std::size_t count, std::size_t first = 0) const {
     detail::require(first + count <= size_, "cuda::DeviceBuffer::download", "more elements than the buffer holds");
     if (!count) return;
-    const cudaStream_t stream = detail::stream();
-    PROTOOT_CUDA_CHECK(cudaMemcpyAsync(host, data_ + first, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
-    PROTOOT_CUDA_CHECK(cudaStreamSynchronize(stream));
+    detail::to_host_values(data_ + first, count, host);
   }
 
  private:

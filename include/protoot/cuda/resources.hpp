@@ -74,6 +74,11 @@ class Resources {
     return static_cast<T*>(scratch_);
   }
 
+  /// Bytes copied device -> host through protoot (DeviceBuffer::download, the scalar reads), since
+  /// creation: how a test proves that data stays on the device.
+  std::size_t downloaded_bytes() const { return downloaded_bytes_; }
+  void count_download(std::size_t bytes) { downloaded_bytes_ += bytes; }
+
   /// Waits for everything queued on the stream.
   void synchronize() const { PROTOOT_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
@@ -83,6 +88,7 @@ class Resources {
   cublasHandle_t blas_ = nullptr;
   void* scratch_ = nullptr;
   std::size_t scratch_bytes_ = 0;
+  std::size_t downloaded_bytes_ = 0;
 };
 
 namespace detail {
@@ -138,7 +144,9 @@ inline int* cleared_flag() {
 /// `count` values copied from the device once the work queued before them is done.
 template <class T>
 void to_host_values(const T* device_values, std::size_t count, T* host) {
-  const cudaStream_t queue = stream();
+  Resources& resources = current_resources();
+  const cudaStream_t queue = resources.stream();
+  resources.count_download(count * sizeof(T));
   PROTOOT_CUDA_CHECK(cudaMemcpyAsync(host, device_values, count * sizeof(T), cudaMemcpyDeviceToHost, queue));
   PROTOOT_CUDA_CHECK(cudaStreamSynchronize(queue));
 }

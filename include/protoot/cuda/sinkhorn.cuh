@@ -70,16 +70,8 @@ void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixB
 /// reduction on the device: finite entries and max|C| within epsilon's resolution.
 template <class S>
 void validate_device_cost(const char* where, const S* cost, long long count, const SinkhornOptions<S>& options) {
-  S* summary = current_resources().scratch<S>(2);
-  PROTOOT_CUDA_CHECK(cudaMemsetAsync(summary, 0, 2 * sizeof(S), stream()));
-  if (count > 0) {
-    cost_summary<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, stream()>>>(cost, count,
-                                                                                                            summary);
-    PROTOOT_CUDA_CHECK_LAUNCH(cost_summary);
-  }
-  S host[2];
-  to_host_values(summary, 2, host);
-  protoot::detail::require_cost_resolution(where, host[1] == S(0), host[0], options);
+  const auto [largest, finite] = summarise_values(cost, count);
+  protoot::detail::require_cost_resolution(where, finite, largest, options);
 }
 
 /// Sums `count` device values into one host value.

@@ -177,66 +177,106 @@ void distances_to_candidates(const KMeansData<Scalar>& data, Index first, Index 
     }
 }
 
-/// Greedy k-means++: each new centre is the best (lowest resulting potential) of `trials`
-/// candidates drawn with probability w_i D(x_i)^2; distances to candidates come from one GEMM
-/// per row block.
+/// The point set as the restart loop and the seeding see it, on the host. The CUDA back end's
+/// DeviceLloyd has the same members over device data:
+///  - rows(), cols(); max_squared_norm() (Inf or NaN when a norm overflowed);
+///    mean_feature_variance() (E[x^2] - E[x]^2 averaged over the features, unweighted);
+///  - gather(ids): those rows;
+///  - k-means++ state, closest_i (1 for every point at start_seeding()):
+///    draw_candidates(u) draws one row per u in [0, 1) with probability w_i closest_i / total,
+///    candidate_potentials(capped) returns sum_i w_i D_ij per candidate j, D_ij the squared
+///    distance (capped by closest_i when `capped`), keep_candidate(j) sets closest to D_.j and
+///    returns candidate j.
 template <class Scalar>
-Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int trials, std::mt19937_64& rng) {
-  const Index n = data.X.rows(), d = data.X.cols();
-  const int threads = kmeans_threads(n, n * d * trials);
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  Matrix<Scalar> centres(k, d);
-  std::vector<double> cumulative(static_cast<std::size_t>(n));
-  auto accumulate_mass = [&](const Vector<Scalar>& dist2) {
+class HostPoints {
+ public:
+  explicit HostPoints(const KMeansData<Scalar>& data) : data_(data) {}
+
+  Index rows() const { return data_.X.rows(); }
+  Index cols() const { return data_.X.cols(); }
+  double max_squared_norm() const {
+    return data_.squared_norms.allFinite() ? double(data_.squared_norms.maxCoeff())
+                                           : std::numeric_limits<double>::infinity();
+  }
+  double mean_feature_variance() const {  // as E[x^2] - E[x]^2: no n x d temporary
+    const Eigen::RowVectorXd mean = data_.X.colwise().sum().template cast<double>() / double(rows());
+    const Eigen::RowVectorXd second = data_.X.colwise().squaredNorm().template cast<double>() / double(rows());
+    return (second - mean.cwiseAbs2()).mean();
+  }
+  Matrix<Scalar> gather(const std::vector<Index>& ids) const {
+    Matrix<Scalar> out(static_cast<Index>(ids.size()), cols());
+    for (std::size_t t = 0; t < ids.size(); ++t) out.row(static_cast<Index>(t)) = data_.X.row(ids[t]);
+    return out;
+  }
+
+  void start_seeding() { closest_ = Vector<Scalar>::Ones(rows()); }
+  void draw_candidates(const std::vector<double>& draws) {
+    std::vector<double> cumulative(static_cast<std::size_t>(rows()));
     double run = 0;
-    for (Index i = 0; i < n; ++i) cumulative[i] = (run += double(data.weight(i)) * double(dist2(i)));
-  };
-  Vector<Scalar> closest = Vector<Scalar>::Ones(n);  // uniform (weighted) draw of the first centre
-  Matrix<Scalar> candidates(1, d), distance_to(n, 1);
-  std::vector<Index> candidate_ids(1);
-  std::vector<std::vector<double>> potential(static_cast<std::size_t>(kmeans_chunks(n)));
-  for (Index c = 0; c < k; ++c) {
-    accumulate_mass(closest);
-    const Index m = c == 0 ? 1 : trials;
-    candidates.resize(m, d);
-    candidate_ids.resize(m);
-    for (Index t = 0; t < m; ++t) {
-      candidate_ids[t] = sample_by_mass(cumulative, uniform(rng));
-      candidates.row(t) = data.X.row(candidate_ids[t]);
-    }
-    const Vector<Scalar> candidate_norms = candidates.rowwise().squaredNorm();
-    distance_to.resize(n, m);
-    for (auto& p : potential) p.assign(static_cast<std::size_t>(m), 0.0);
-    for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
-      auto block = distance_to.middleRows(first, rows);
-      distances_to_candidates(data, first, rows, candidates, candidate_norms, c == 0 ? nullptr : &closest, block);
-      for (Index r = 0; r < rows; ++r)
-        for (Index j = 0; j < m; ++j) potential[t][j] += double(data.weight(first + r)) * double(block(r, j));
+    for (Index i = 0; i < rows(); ++i) cumulative[i] = (run += double(data_.weight(i)) * double(closest_(i)));
+    std::vector<Index> ids;
+    for (const double u : draws) ids.push_back(sample_by_mass(cumulative, u));
+    candidates_ = gather(ids);
+  }
+  std::vector<double> candidate_potentials(bool capped) {
+    const Index n = rows(), m = candidates_.rows();
+    const Vector<Scalar> candidate_norms = candidates_.rowwise().squaredNorm();
+    distance_to_.resize(n, m);
+    std::vector<std::vector<double>> potential(static_cast<std::size_t>(kmeans_chunks(n)),
+                                               std::vector<double>(static_cast<std::size_t>(m), 0.0));
+    for_each_row_block(n, kmeans_threads(n, n * cols() * m), [&](Index first, Index count, int t) {
+      auto block = distance_to_.middleRows(first, count);
+      distances_to_candidates(data_, first, count, candidates_, candidate_norms, capped ? &closest_ : nullptr, block);
+      for (Index r = 0; r < count; ++r)
+        for (Index j = 0; j < m; ++j) potential[t][j] += double(data_.weight(first + r)) * double(block(r, j));
     });
-    Index best = 0;
-    for (Index j = 1; j < m; ++j) {
-      double pj = 0, pb = 0;
-      for (const auto& p : potential) pj += p[j], pb += p[best];
-      if (pj < pb) best = j;
-    }
-    centres.row(c) = candidates.row(best);
-    closest = distance_to.col(best);
+    std::vector<double> total(static_cast<std::size_t>(m), 0.0);
+    for (const auto& p : potential)
+      for (Index j = 0; j < m; ++j) total[j] += p[j];
+    return total;
+  }
+  Matrix<Scalar> keep_candidate(Index j) {
+    closest_ = distance_to_.col(j);
+    return candidates_.row(j);
+  }
+
+ private:
+  const KMeansData<Scalar>& data_;
+  Vector<Scalar> closest_;
+  Matrix<Scalar> candidates_, distance_to_;
+};
+
+/// Greedy k-means++ over any point set (HostPoints, cuda DeviceLloyd): each new centre is the
+/// best (lowest resulting potential) of `trials` candidates drawn with probability w_i D(x_i)^2.
+/// The generator's draws are the same on every back end.
+template <class Scalar, class Points>
+Matrix<Scalar> kmeans_plus_plus(Points& points, Index k, int trials, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  Matrix<Scalar> centres(k, points.cols());
+  points.start_seeding();  // uniform (weighted) draw of the first centre
+  std::vector<double> draws;
+  for (Index c = 0; c < k; ++c) {
+    draws.resize(c == 0 ? 1 : static_cast<std::size_t>(trials));
+    for (double& u : draws) u = uniform(rng);
+    points.draw_candidates(draws);
+    const std::vector<double> potential = points.candidate_potentials(c != 0);
+    const auto best = std::min_element(potential.begin(), potential.end()) - potential.begin();  // first lowest
+    centres.row(c) = points.keep_candidate(static_cast<Index>(best));
   }
   return centres;
 }
 
-/// k distinct points, uniformly (partial Fisher–Yates).
-template <class Scalar>
-Matrix<Scalar> random_points(const KMeansData<Scalar>& data, Index k, std::mt19937_64& rng) {
-  std::vector<Index> ids(static_cast<std::size_t>(data.X.rows()));
+/// k distinct points, uniformly (partial Fisher–Yates), of any point set.
+template <class Scalar, class Points>
+Matrix<Scalar> random_points(const Points& points, Index k, std::mt19937_64& rng) {
+  std::vector<Index> ids(static_cast<std::size_t>(points.rows()));
   std::iota(ids.begin(), ids.end(), Index(0));
-  Matrix<Scalar> centres(k, data.X.cols());
   for (Index c = 0; c < k; ++c) {
-    std::uniform_int_distribution<Index> pick(c, data.X.rows() - 1);
+    std::uniform_int_distribution<Index> pick(c, points.rows() - 1);
     std::swap(ids[c], ids[pick(rng)]);
-    centres.row(c) = data.X.row(ids[c]);
   }
-  return centres;
+  ids.resize(static_cast<std::size_t>(k));
+  return points.gather(ids);
 }
 
 /// The Lloyd iterations from `centroids` (updated in place) with kmeans()'s stopping rules, shared
@@ -273,9 +313,10 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
 }
 
 /// The end of every backend's Lloyd run: the final assignment's labels and inertia, the
-/// centroids, and the cluster sizes and mass proportions that follow from them.
+/// centroids, and the cluster sizes and mass proportions that follow from them (weights: null
+/// for all ones).
 template <class Scalar>
-void finish_lloyd(const KMeansData<Scalar>& data, IndexVector labels, Matrix<Scalar> centroids, double inertia,
+void finish_lloyd(const Vector<Scalar>* weights, IndexVector labels, Matrix<Scalar> centroids, double inertia,
                   KMeansResult<Scalar>& result) {
   const Index k = centroids.rows();
   result.inertia = Scalar(inertia);
@@ -284,7 +325,7 @@ void finish_lloyd(const KMeansData<Scalar>& data, IndexVector labels, Matrix<Sca
   Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
   for (Index i = 0; i < labels.size(); ++i) {
     ++result.sizes(labels(i));
-    mass(labels(i)) += double(data.weight(i));
+    mass(labels(i)) += weights ? double((*weights)(i)) : 1.0;
   }
   result.proportions = (mass / mass.sum()).cast<Scalar>();
   result.labels = std::move(labels);
@@ -297,7 +338,7 @@ void assign_all(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, KMeans
   IndexVector labels(n);
   Vector<Scalar> distances(n);
   const double inertia = assign_to_centroids(data, centroids, labels, distances, nullptr);
-  finish_lloyd(data, std::move(labels), std::move(centroids), inertia, result);
+  finish_lloyd(data.weights, std::move(labels), std::move(centroids), inertia, result);
 }
 
 /// `count` distinct row indices of [0, n) drawn uniformly (partial Fisher-Yates), ascending.
@@ -330,31 +371,37 @@ void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMean
   assign_all(data, std::move(centroids), result);
 }
 
+/// kmeans's argument checks on everything but X's entries, for X of n x d (n, d >= 1): the CUDA
+/// back end checks the entries on the device.
 template <class Scalar>
-void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const KMeansOptions<Scalar>& o) {
+void validate_kmeans_arguments(Index n, Index d, Index k, const KMeansOptions<Scalar>& o) {
   constexpr const char* where = "kmeans";
-  require_nonempty(X, where, "X");
   require(k > 0, where, "k must be > 0 (got " + std::to_string(k) + ")");
-  require(k <= X.rows(), where,
-          "k = " + std::to_string(k) + " exceeds the number of points n = " + std::to_string(X.rows()));
-  require_finite(X, where, "X");
+  require(k <= n, where, "k = " + std::to_string(k) + " exceeds the number of points n = " + std::to_string(n));
   require(o.n_init >= 1, where, "n_init must be >= 1");
   require(o.max_iterations >= 0, where, "max_iterations must be >= 0");
   // Bounded before anything is allocated: k-means++ holds an n x local_trials distance block.
-  require(o.local_trials >= 0 && o.local_trials <= std::min<Index>(X.rows(), kmeans_max_local_trials), where,
+  require(o.local_trials >= 0 && o.local_trials <= std::min<Index>(n, kmeans_max_local_trials), where,
           "local_trials must be in [0, min(n, " + std::to_string(kmeans_max_local_trials) + ")] (got " +
               std::to_string(o.local_trials) + ")");
   require(o.tolerance >= 0 && std::isfinite(double(o.tolerance)), where, "tolerance must be finite and >= 0");
   require(o.max_points_per_centroid >= 0, where, "max_points_per_centroid must be >= 0 (0: all points)");
   if (o.weights.size() != 0) {
-    require_size(o.weights.size(), X.rows(), where, "weights must have one entry per point");
+    require_size(o.weights.size(), n, where, "weights must have one entry per point");
     require_weights(o.weights, where, "weights");
   }
   if (o.initial_centroids.size() != 0) {
     require_size(o.initial_centroids.rows(), k, where, "initial_centroids rows (k)");
-    require_size(o.initial_centroids.cols(), X.cols(), where, "initial_centroids columns (d)");
+    require_size(o.initial_centroids.cols(), d, where, "initial_centroids columns (d)");
     require_finite(o.initial_centroids, where, "initial_centroids");
   }
+}
+
+template <class Scalar>
+void validate_kmeans(const Eigen::Ref<const Matrix<Scalar>>& X, Index k, const KMeansOptions<Scalar>& o) {
+  require_nonempty(X, "kmeans", "X");
+  validate_kmeans_arguments(X.rows(), X.cols(), k, o);
+  require_finite(X, "kmeans", "X");
 }
 
 /// In spherical mode the unit-row copy of X that K-means must work on, or an empty matrix when
@@ -375,40 +422,36 @@ Matrix<Scalar> unit_rows_copy(const Eigen::Ref<const Matrix<Scalar>>& X, bool sp
   return unit;
 }
 
-/// The restart loop on prepared data (validated; unit rows when spherical), shared by the CPU
-/// and CUDA back ends: seeds each restart (or takes the warm start), normalises the seeds in
-/// spherical mode, runs lloyd(start, shift_tolerance, restart, result) and keeps the lowest
-/// inertia.
-template <class Scalar, class Lloyd>
-KMeansResult<Scalar> kmeans_restarts(const KMeansData<Scalar>& data, Index k, const KMeansOptions<Scalar>& o,
-                                     const char* where, Lloyd&& run_lloyd) {
+/// The restart loop on a prepared point set (validated; unit rows when spherical; HostPoints or
+/// the CUDA back end's DeviceLloyd), shared by the CPU and CUDA back ends: seeds each restart
+/// (or takes the warm start), normalises the seeds in spherical mode, runs
+/// lloyd(start, shift_tolerance, restart, result) and keeps the lowest inertia.
+template <class Scalar, class Points, class Lloyd>
+KMeansResult<Scalar> kmeans_restarts(Points& points, Index k, const KMeansOptions<Scalar>& o, const char* where,
+                                     Lloyd&& run_lloyd) {
   // Distances are ||x||^2 - 2 x.c + ||c||^2: a norm that overflows would make every distance
   // Inf - Inf = NaN and the clustering silently meaningless.
-  require_finite(data.squared_norms, where, "squared row norms of X (overflow: rescale X)");
+  const double max_squared_norm = points.max_squared_norm();
+  require(std::isfinite(max_squared_norm), where, "squared row norms of X (overflow: rescale X) contains NaN or Inf");
   // Every distance is at most 4 max ||x||^2 (centroids are weighted means of the points), so
   // this bounds the inertia: huge weights would otherwise make it Inf.
-  const double total_weight = data.weights ? total_mass(*data.weights) : double(data.X.rows());
-  require(std::isfinite(Scalar(4.0 * total_weight * double(data.squared_norms.maxCoeff()))), where,
+  const double total_weight = o.weights.size() ? total_mass(o.weights) : double(points.rows());
+  require(std::isfinite(Scalar(4.0 * total_weight * max_squared_norm)), where,
           "weights times squared row norms of X overflow the inertia: rescale X or the weights");
   if (!o.spherical && o.initial_centroids.size() != 0)
     require_finite(o.initial_centroids.rowwise().squaredNorm(), where,
                    "squared row norms of initial_centroids (overflow: rescale them)");
-  const auto& X = data.X;
-  double shift_tolerance = 0;
-  if (o.tolerance > 0) {  // tolerance * mean per-feature variance, as E[x^2] - E[x]^2 (no n x d temporary)
-    const Eigen::RowVectorXd mean = X.colwise().sum().template cast<double>() / double(X.rows());
-    const Eigen::RowVectorXd second = X.colwise().squaredNorm().template cast<double>() / double(X.rows());
-    shift_tolerance = double(o.tolerance) * (second - mean.cwiseAbs2()).mean();
-  }
+  // tolerance * mean per-feature variance
+  const double shift_tolerance = o.tolerance > 0 ? double(o.tolerance) * points.mean_feature_variance() : 0.0;
   const int trials = o.local_trials > 0 ? o.local_trials : 2 + static_cast<int>(std::log(double(k)));
   std::mt19937_64 rng(o.seed);
 
   const bool warm = o.initial_centroids.size() != 0;
   KMeansResult<Scalar> best, candidate;
   for (int r = 0; r < (warm ? 1 : o.n_init); ++r) {
-    Matrix<Scalar> start = warm ? o.initial_centroids
-                           : o.init == KMeansInit::random ? random_points(data, k, rng)
-                                                          : kmeans_plus_plus(data, k, trials, rng);
+    Matrix<Scalar> start = warm                           ? o.initial_centroids
+                           : o.init == KMeansInit::random ? random_points<Scalar>(points, k, rng)
+                                                          : kmeans_plus_plus<Scalar>(points, k, trials, rng);
     if (o.spherical) {
       for (Index j = 0; j < k; ++j) {
         auto row = start.row(j);
@@ -451,10 +494,12 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
     detail::assign_all(data, std::move(result.centroids), result);
     return result;
   }
-  return detail::kmeans_restarts(data, k, options, "kmeans",
-                                 [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
-                                   detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
-                                 });
+  detail::HostPoints<Scalar> host(data);
+  return detail::kmeans_restarts(
+      host, k, options, "kmeans",
+      [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
+        detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
+      });
 }
 
 }  // namespace protoot

@@ -14,6 +14,8 @@
 
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/detail/sinkhorn_math.hpp"
@@ -267,6 +269,21 @@ __global__ void cost_summary(const S* values, long long count, S* summary) {
     largest = fmax(largest, __shfl_xor_sync(0xffffffffu, largest, offset));
   if (!finite) summary[1] = S(1);
   if (threadIdx.x % warp_size == 0) atomic_max_non_negative(summary, largest);
+}
+
+/// {max |value| over the finite values, whether every value is finite} of values[0, count) on the
+/// device, from one cost_summary pass; only the two scalars cross to the host.
+template <class S>
+std::pair<S, bool> summarise_values(const S* values, long long count) {
+  S* summary = current_resources().scratch<S>(2);
+  PROTOOT_CUDA_CHECK(cudaMemsetAsync(summary, 0, 2 * sizeof(S), stream()));
+  if (count > 0) {
+    cost_summary<<<grid_stride_blocks(count), 256, 0, stream()>>>(values, count, summary);
+    PROTOOT_CUDA_CHECK_LAUNCH(cost_summary);
+  }
+  S host[2];
+  to_host_values(summary, 2, host);
+  return {host[0], host[1] == S(0)};
 }
 
 /// Scalings -> potentials (f = eps log u) in place.
