@@ -188,7 +188,7 @@ void lloyd(DeviceLloyd<S>& device, const protoot::detail::KMeansData<S>& data, M
   IndexVector labels, previous;
   protoot::detail::ClusterSums next;
   result.inertia_history.clear();
-  result.converged = false;
+  result.status = SolverStatus::max_iterations;
   result.iterations = 0;
   for (int it = 1; it <= options.max_iterations; ++it) {
     const double inertia = device.assign(centroids, &next);
@@ -205,10 +205,13 @@ void lloyd(DeviceLloyd<S>& device, const protoot::detail::KMeansData<S>& data, M
     const bool go_on =
         !options.callback || options.callback(KMeansProgress<S>{restart, it, S(inertia), S(shift)});
     if ((previous.size() == n && labels == previous) || shift <= shift_tolerance) {
-      result.converged = true;
+      result.status = SolverStatus::converged;
       break;
     }
-    if (!go_on) break;
+    if (!go_on) {
+      result.status = SolverStatus::interrupted;
+      break;
+    }
     previous.swap(labels);
   }
   result.inertia = S(device.assign(centroids, nullptr));

@@ -93,11 +93,11 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
   std::vector<ClusterSums> partial(next ? chunks : 0);
   std::vector<double> inertia(chunks, 0.0);
   for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
-    Matrix<Scalar>& G = products[t];
+    Matrix<Scalar>& G = products[std::size_t(t)];
     G.noalias() = data.X.middleRows(first, rows) * C.transpose();
-    if (next && partial[t].mass.size() == 0) {
-      partial[t].sums.setZero(k, d);
-      partial[t].mass.setZero(k);
+    if (next && partial[std::size_t(t)].mass.size() == 0) {
+      partial[std::size_t(t)].sums.setZero(k, d);
+      partial[std::size_t(t)].mass.setZero(k);
     }
     for (Index r = 0; r < rows; ++r) {
       const Index i = first + r;
@@ -108,10 +108,10 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
       labels(i) = best;
       distances(i) = dist;
       const Scalar w = data.weight(i);
-      inertia[t] += double(w) * double(dist);
+      inertia[std::size_t(t)] += double(w) * double(dist);
       if (next) {
-        partial[t].sums.row(best) += double(w) * data.X.row(i).template cast<double>();
-        partial[t].mass(best) += double(w);
+        partial[std::size_t(t)].sums.row(best) += double(w) * data.X.row(i).template cast<double>();
+        partial[std::size_t(t)].mass(best) += double(w);
       }
     }
   });
@@ -201,34 +201,38 @@ Matrix<Scalar> kmeans_plus_plus(const KMeansData<Scalar>& data, Index k, int tri
   std::vector<double> cumulative(static_cast<std::size_t>(n));
   auto accumulate_mass = [&](const Vector<Scalar>& dist2) {
     double run = 0;
-    for (Index i = 0; i < n; ++i) cumulative[i] = (run += double(data.weight(i)) * double(dist2(i)));
+    for (Index i = 0; i < n; ++i) cumulative[std::size_t(i)] = (run += double(data.weight(i)) * double(dist2(i)));
   };
   Vector<Scalar> closest = Vector<Scalar>::Ones(n);  // uniform (weighted) draw of the first centre
   Matrix<Scalar> candidates(1, d), distance_to(n, 1);
   std::vector<Index> candidate_ids(1);
-  std::vector<std::vector<double>> potential(static_cast<std::size_t>(kmeans_chunks(n)));
+  // potential(chunk, j): candidate j's summed distances over one chunk's rows (a flat matrix, not
+  // a vector of vectors, whose destructor GCC 12 misreports under -Wfree-nonheap-object).
+  const Index chunks = kmeans_chunks(n);
+  Eigen::MatrixXd potential;
   for (Index c = 0; c < k; ++c) {
     accumulate_mass(closest);
     const Index m = c == 0 ? 1 : trials;
     candidates.resize(m, d);
-    candidate_ids.resize(m);
+    candidate_ids.resize(std::size_t(m));
     for (Index t = 0; t < m; ++t) {
-      candidate_ids[t] = sample_by_mass(cumulative, uniform(rng));
-      candidates.row(t) = data.X.row(candidate_ids[t]);
+      candidate_ids[std::size_t(t)] = sample_by_mass(cumulative, uniform(rng));
+      candidates.row(t) = data.X.row(candidate_ids[std::size_t(t)]);
     }
     const Vector<Scalar> candidate_norms = candidates.rowwise().squaredNorm();
     distance_to.resize(n, m);
-    for (auto& p : potential) p.assign(static_cast<std::size_t>(m), 0.0);
+    potential.setZero(chunks, m);
     for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
       auto block = distance_to.middleRows(first, rows);
       distances_to_candidates(data, first, rows, candidates, candidate_norms, c == 0 ? nullptr : &closest, block);
       for (Index r = 0; r < rows; ++r)
-        for (Index j = 0; j < m; ++j) potential[t][j] += double(data.weight(first + r)) * double(block(r, j));
+        for (Index j = 0; j < m; ++j)
+          potential(t, j) += double(data.weight(first + r)) * double(block(r, j));
     });
     Index best = 0;
     for (Index j = 1; j < m; ++j) {
       double pj = 0, pb = 0;
-      for (const auto& p : potential) pj += p[j], pb += p[best];
+      for (Index t = 0; t < chunks; ++t) pj += potential(t, j), pb += potential(t, best);
       if (pj < pb) best = j;
     }
     centres.row(c) = candidates.row(best);
@@ -245,8 +249,8 @@ Matrix<Scalar> random_points(const KMeansData<Scalar>& data, Index k, std::mt199
   Matrix<Scalar> centres(k, data.X.cols());
   for (Index c = 0; c < k; ++c) {
     std::uniform_int_distribution<Index> pick(c, data.X.rows() - 1);
-    std::swap(ids[c], ids[pick(rng)]);
-    centres.row(c) = data.X.row(ids[c]);
+    std::swap(ids[std::size_t(c)], ids[std::size_t(pick(rng))]);
+    centres.row(c) = data.X.row(ids[std::size_t(c)]);
   }
   return centres;
 }
@@ -255,7 +259,7 @@ Matrix<Scalar> random_points(const KMeansData<Scalar>& data, Index k, std::mt199
 /// by the CPU and MPI back ends: assign(next) assigns `labels` (and distances) to the current
 /// centroids, fills the cluster sums `next` (empty clusters refilled) and returns the inertia;
 /// unchanged(previous) says whether `labels` equal the previous iteration's (empty at first).
-/// Sets iterations, converged and inertia_history of `result`.
+/// Sets iterations, status and inertia_history of `result`.
 template <class Scalar, class Assign, class Unchanged>
 void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOptions<Scalar>& options,
                       double shift_tolerance, int restart, KMeansResult<Scalar>& result, IndexVector& labels,
@@ -263,7 +267,7 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
   IndexVector previous;
   ClusterSums next;
   result.inertia_history.clear();
-  result.converged = false;
+  result.status = SolverStatus::max_iterations;
   result.iterations = 0;
   for (int it = 1; it <= options.max_iterations; ++it) {
     const double inertia = assign(next);
@@ -275,10 +279,13 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
     const bool go_on = !options.callback ||
                        options.callback(KMeansProgress<Scalar>{restart, it, Scalar(inertia), Scalar(shift)});
     if (unchanged(previous) || shift <= shift_tolerance) {
-      result.converged = true;
+      result.status = SolverStatus::converged;
       break;
     }
-    if (!go_on) break;
+    if (!go_on) {
+      result.status = SolverStatus::interrupted;
+      break;
+    }
     previous.swap(labels);
     labels.resize(previous.size());
   }
