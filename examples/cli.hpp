@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "head/protoot_trainer.hpp"
@@ -53,6 +54,14 @@ inline double parse_real(const std::string& flag, const std::string& text, doubl
     throw UsageError(flag + " needs a finite number in " + range + ", got '" + text + "'");
   }
   return value;
+}
+
+/// "HxW" (e.g. 8x8) as {H, W}, each in [1, 65536]; UsageError naming `flag` otherwise.
+inline std::pair<int, int> parse_image_shape(const std::string& flag, const std::string& text) {
+  const std::size_t x = text.find('x');
+  if (x == std::string::npos) throw UsageError(flag + " needs HEIGHTxWIDTH (e.g. 8x8), got '" + text + "'");
+  return {parse_integer<int>(flag + " height", text.substr(0, x), 1, 65536),
+          parse_integer<int>(flag + " width", text.substr(x + 1), 1, 65536)};
 }
 
 /// Flags with a value and switches without one, parsed in one pass.

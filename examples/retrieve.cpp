@@ -48,6 +48,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
                          all          all of the above; or any single name
   --prototype-update kmeans|ot   kmeans (default): K-means once per epoch; ot: the released
                        code's per-batch OT and prototype step as well
+  --image-shape HxW    the features are images of H x W pixels (per channel, row-major): the
+                       trained methods add random affine warps to their views (default: not images)
   --threads N          OpenMP threads for training and scoring (default 1)
   --help               this text
 )";
@@ -62,6 +64,7 @@ struct Arguments {
   int epochs = default_epochs;
   int prototypes = 10;
   int threads = 1;
+  std::pair<int, int> image_shape = {0, 0};  // 0 x 0: the features are not images
   std::vector<std::string> methods;  // in run order, protoot first
   PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
 };
@@ -102,6 +105,7 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   p.option("--prototypes", [&](const std::string& v) { a.prototypes = parse_integer<int>("--prototypes", v, 2, 100000); });
   p.option("--threads", [&](const std::string& v) { a.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--methods", [&](const std::string& v) { methods = v; });
+  p.option("--image-shape", [&](const std::string& v) { a.image_shape = parse_image_shape("--image-shape", v); });
   p.option("--prototype-update", [&](const std::string& v) {
     if (v != "kmeans" && v != "ot") throw UsageError("--prototype-update needs kmeans or ot, got '" + v + "'");
     a.prototype_update = v == "ot" ? PrototypeUpdate::ot_per_batch : PrototypeUpdate::kmeans_per_epoch;
@@ -172,6 +176,8 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   c.num_prototypes = args.prototypes;
   c.threads = args.threads;
   c.ot.prototype_update = args.prototype_update;
+  c.augmentation.image_height = args.image_shape.first;
+  c.augmentation.image_width = args.image_shape.second;
   if (method == "uniform_marginals") c.ot.kmeans_marginals = false;
   if (method == "intra_only") c.ot.cross_domain = false;
   if (method == "cross_only") c.ot.intra_domain = false;

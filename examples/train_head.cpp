@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <tuple>
 
 #include "cli.hpp"
 #include "head/protoot_trainer.hpp"
@@ -32,6 +33,8 @@ const char* const kUsage = R"(usage: protoot-train-head --domain-a A.npy --domai
   --batch N            mini-batch size per domain (default 64)
   --lr X               Adam learning rate, in (0, 1] (default 1e-3, cosine schedule)
   --temperature X      InfoNCE temperature, in [1e-6, 100] (default 0.2)
+  --image-shape HxW    the features are images of H x W pixels (per channel, row-major): views
+                       get random affine warps as well (default: not images)
   --threads N          OpenMP threads (default 1)
   --uniform-marginals  equipartition prototype marginals instead of K-means proportions
   --no-intra           ablation: no in-domain OT
@@ -66,6 +69,9 @@ bool parse(int argc, char** argv, Arguments& args) {
   p.option("--hidden", [&](const std::string& v) { c.head.hidden_dim = parse_integer<int>("--hidden", v, 1, 65536); });
   p.option("--output-dim", [&](const std::string& v) { c.head.output_dim = parse_integer<int>("--output-dim", v, 1, 65536); });
   p.option("--batch", [&](const std::string& v) { c.optimisation.batch_size = parse_integer<int>("--batch", v, 1, 1 << 20); });
+  p.option("--image-shape", [&](const std::string& v) {
+    std::tie(c.augmentation.image_height, c.augmentation.image_width) = parse_image_shape("--image-shape", v);
+  });
   p.option("--threads", [&](const std::string& v) { c.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--lr", [&](const std::string& v) { c.optimisation.learning_rate = parse_real("--lr", v, 1e-12, 1); });
   p.option("--temperature", [&](const std::string& v) { c.losses.temperature = parse_real("--temperature", v, 1e-6, 100); });

@@ -1,10 +1,17 @@
 # Tests that are more than one Catch2 source file. Included by tests/CMakeLists.txt.
 
-# find_package(protoot) against an installed copy, as a user's project would.
+# The README install (configure, install, nothing built) into a fresh prefix, then
+# find_package(protoot) from a user's project: protoot::protoot, and protoot::cuda where the
+# CUDA toolkit is found (compiled and linked; it runs only on a GPU).
+set(protoot_consumer_options -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_consumer)
+if(PROTOOT_WITH_CUDA)
+  string(REPLACE ";" "," protoot_cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")  # a list cannot cross add_test
+  list(APPEND protoot_consumer_options -DWITH_CUDA=ON -DCUDA_ARCHITECTURES=${protoot_cuda_archs}
+       -DCUDA_COMPILER=${CMAKE_CUDA_COMPILER})
+endif()
 add_test(NAME install_consumer
-  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DBINARY_DIR=${PROJECT_BINARY_DIR}
-          -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/install_consumer -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer.cmake)
-set_tests_properties(install_consumer PROPERTIES LABELS slow)
+  COMMAND ${CMAKE_COMMAND} ${protoot_consumer_options} -P ${CMAKE_CURRENT_SOURCE_DIR}/install_consumer.cmake)
+set_tests_properties(install_consumer PROPERTIES LABELS "slow;install" TIMEOUT 600)
 
 # Every ```cpp block of README.md and docs/*.md compiles and runs, so the docs cannot rot.
 include(${CMAKE_CURRENT_LIST_DIR}/docs_snippets.cmake)

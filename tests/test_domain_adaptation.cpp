@@ -43,7 +43,7 @@ bool is_double() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("coral: transform of Xs equals the NumPy/SciPy CORAL reference", "[domain_adaptation]", float,
+TEMPLATE_TEST_CASE("coral: transform of Xs equals the NumPy/SciPy CORAL reference", "[peers][domain_adaptation]", float,
                    double) {
   using S = TestType;
   const Index ns = 60, nt = 45, d = 5;
@@ -83,7 +83,7 @@ TEMPLATE_TEST_CASE("coral: without regularisation the source gets the target's m
 }
 
 TEMPLATE_TEST_CASE("sinkhorn_transport: plan and barycentric maps equal POT SinkhornTransport(norm='max')",
-                   "[domain_adaptation]", float, double) {
+                   "[peers][domain_adaptation]", float, double) {
   using S = TestType;
   const Index ns = 40, nt = 30, d = 4;
   const double eps = 0.05;

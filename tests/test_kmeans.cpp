@@ -65,7 +65,7 @@ void expect_numpy_lloyd(const Matrix<S>& X, const Matrix<S>& C0, const Vector<S>
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("kmeans: labels identical to a NumPy Lloyd from the same centroids", "[kmeans]", float, double) {
+TEMPLATE_TEST_CASE("kmeans: labels identical to a NumPy Lloyd from the same centroids", "[peers][kmeans]", float, double) {
   using S = TestType;
   const Matrix<S> X = blobs<S>(1500, 6, 8, 2.0, 7);
   const Matrix<S> C0 = X.topRows(7);  // 7 clusters on 8 overlapping blobs: many boundary points
@@ -82,7 +82,7 @@ TEMPLATE_TEST_CASE("kmeans: labels identical to a NumPy Lloyd from the same cent
   }
 }
 
-TEMPLATE_TEST_CASE("kmeans: inertia within 1% of scikit-learn and faiss", "[kmeans]", float, double) {
+TEMPLATE_TEST_CASE("kmeans: inertia within 1% of scikit-learn and faiss", "[peers][kmeans]", float, double) {
   using S = TestType;
   const Index n = 3000, d = 10, k = 12;
   const Matrix<S> X = blobs<S>(n, d, k, 2.5, 11);

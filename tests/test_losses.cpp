@@ -143,7 +143,7 @@ TEST_CASE("every kernel's gradient matches central finite differences", "[losses
   }
 }
 
-TEST_CASE("loss values and neighbours agree with NumPy", "[losses][reference]") {
+TEST_CASE("loss values and neighbours agree with NumPy", "[peers][losses][reference]") {
   const Problem p(11);
   const std::string dir = "test_losses_reference";
   std::system(("mkdir -p " + dir).c_str());

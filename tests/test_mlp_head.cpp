@@ -230,6 +230,21 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad = config;
   bad.threads = 0;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("threads"));
+  bad = config;
+  bad.augmentation.image_height = 3;  // 8 features are not whole 3 x 3 images
+  bad.augmentation.image_width = 3;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("not whole images of 3 x 3"));
+  bad.augmentation.image_width = 0;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("both be 0"));
+  bad = config;
+  bad.augmentation.max_scale = 0.5;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("max_scale"));
+  bad.augmentation.max_scale = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("max_scale"));
+  TrainConfig images = config;  // 8 features = two channels of 2 x 2 images
+  images.augmentation.image_height = 2;
+  images.augmentation.image_width = 2;
+  CHECK(train_protoot_head(data.a, data.b, images).features_a.allFinite());
   CHECK_THROWS_WITH(train_protoot_head(data.a, Matrix<float>(data.b.leftCols(4)), config), Catch::Contains("same number of columns"));
   Matrix<float> nan_a = data.a;
   nan_a(3, 3) = std::nanf("");
@@ -251,6 +266,38 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   CHECK_THROWS_WITH(train_protoot_head(data.a, mean_row_b, config), Catch::Contains("B row 4 equals the domain's mean"));
   // Rows with tiny but valid entries (their squared norm underflows in float) are accepted.
   CHECK(train_protoot_head(Matrix<float>(data.a * 1e-30f), data.b, raw).features_a.allFinite());
+}
+
+TEST_CASE("image views: the identity warp keeps the image, a shift moves it by whole pixels", "[mlp]") {
+  // 2 channels of 3 x 4 images; the offset is added before the warp and removed after it.
+  Eigen::Matrix<double, 1, Eigen::Dynamic> image(24), offset(24);
+  for (Index j = 0; j < 24; ++j) {
+    image(j) = double(j % 7) - 2.5;
+    offset(j) = 0.25 * double(j % 3);
+  }
+  AugmentationConfig c;
+  c.image_height = 3;
+  c.image_width = 4;
+  c.max_scale = 1;
+  c.max_shear = 0;
+  c.max_shift = 0;
+  std::mt19937 rng(1);
+  Eigen::Matrix<double, 1, Eigen::Dynamic> warped = image;
+  trainer::warp_image_row<double>(warped, offset, c, rng);
+  CHECK((warped - image).cwiseAbs().maxCoeff() < 1e-12);
+
+  // max_shift 1 draws shifts in (-1, 1): every output pixel is a convex mix of at most four
+  // neighbouring source pixels (zero outside), so its magnitude is bounded by theirs.
+  c.max_shift = 1;
+  c.max_scale = 1.5;
+  c.max_shear = 0.5;
+  for (int trial = 0; trial < 20; ++trial) {
+    warped = image;
+    trainer::warp_image_row<double>(warped, offset, c, rng);
+    REQUIRE(warped.allFinite());
+    const Eigen::Matrix<double, 1, Eigen::Dynamic> shifted = warped + offset;
+    CHECK(shifted.cwiseAbs().maxCoeff() <= (image + offset).cwiseAbs().maxCoeff() + 1e-12);
+  }
 }
 
 TEST_CASE("released-code options: per-batch OT prototype step and normalised cross negatives", "[mlp][train]") {

@@ -37,7 +37,7 @@ void make_numpy_files() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("read_npy reads every dtype, order and version NumPy writes", "[npy]", float, double) {
+TEMPLATE_TEST_CASE("read_npy reads every dtype, order and version NumPy writes", "[peers][npy]", float, double) {
   make_numpy_files();
   for (const std::string dt : {"f4", "f8", "i4", "i8"})
     for (const std::string order : {"C", "F"})
@@ -63,7 +63,7 @@ TEMPLATE_TEST_CASE("read_npy reads every dtype, order and version NumPy writes",
         }
 }
 
-TEST_CASE("write_npy output loads in NumPy with the right dtype, shape and values", "[npy]") {
+TEST_CASE("write_npy output loads in NumPy with the right dtype, shape and values", "[peers][npy]") {
   std::system(("mkdir -p " + dir).c_str());
   Matrix<double> m(3, 5);
   for (Index i = 0; i < m.size(); ++i) m.data()[i] = double(i) * 0.75 - 3;
@@ -86,7 +86,7 @@ TEST_CASE("write_npy output loads in NumPy with the right dtype, shape and value
   test::run_reference("npy_reference.py", "check " + dir);
 }
 
-TEST_CASE("malformed .npy input is rejected with a clear message", "[npy]") {
+TEST_CASE("malformed .npy input is rejected with a clear message", "[peers][npy]") {
   make_numpy_files();
   const std::vector<char> good = bytes_of(dir + "/f8_C_1_2d.npy");
   REQUIRE(good.size() == 128 + 12 * 8);

@@ -110,7 +110,7 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn: K-means proportions beat equipartition o
 }
 
 TEMPLATE_TEST_CASE("prototype_sinkhorn_released: the released code's 3-iteration recipe, exactly",
-                   "[prototype_sinkhorn]", float, double) {
+                   "[peers][prototype_sinkhorn]", float, double) {
   using S = TestType;
   const Domain<S> data = imbalanced_domain<S>(300, kImbalanced, 0.5, 0.0, 2);
   Matrix<S> P = data.Z.topRows(4) * S(3);  // not unit: the recipe normalises
@@ -130,7 +130,7 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn_released: the released code's 3-iteration
 }
 
 TEMPLATE_TEST_CASE("prototype_sinkhorn: a relaxed prototype side matches a NumPy semi-relaxed solve",
-                   "[prototype_sinkhorn]", float, double) {
+                   "[peers][prototype_sinkhorn]", float, double) {
   using S = TestType;
   const Domain<S> data = imbalanced_domain<S>(400, kImbalanced, 0.4, 0.0, 3);
   const Matrix<S> P = imbalanced_domain<S>(4, {0.25, 0.25, 0.25, 0.25}, 0.0, 0.0, 4).Z;  // true directions

@@ -89,7 +89,7 @@ TEMPLATE_TEST_CASE("cosine_topk equals sorted cosine similarity, any blocking", 
     }
 }
 
-TEMPLATE_TEST_CASE("P@K and mAP agree with NumPy", "[retrieval][metrics]", float, double) {
+TEMPLATE_TEST_CASE("P@K and mAP agree with NumPy", "[peers][retrieval][metrics]", float, double) {
   const Index n = 60, m = 80, d = 6;
   const Matrix<TestType> q = gaussian_data<TestType>(n, d, 5), g = gaussian_data<TestType>(m, d, 6);
   IndexVector lq = random_labels(n, 7, {5, 3, 1, 1, 0.5});

@@ -190,6 +190,9 @@ TEST_CASE("protoot-retrieve rejects bad command lines with a message and a non-z
       {pair + " --prototypes 4294967298", "--prototypes needs an integer"},
       {pair + " --seeds 0", "--seeds needs an integer"},
       {pair + " --methods protoot,bogus", "unknown method 'bogus'"},
+      {pair + " --image-shape 8", "--image-shape needs HEIGHTxWIDTH"},
+      {pair + " --image-shape 0x8", "--image-shape height needs an integer"},
+      {pair + " --image-shape 5x5", "not whole images of 5 x 5"},
       {"--domain-a " + dir + "/a.npy --domain-b " + dir + "/la.npy", "feature dimensions differ"},
       {"--domain-a " + dir + "/zero_row.npy" + with_b, "zero_row.npy: row 3 is all zeros"},
   };
@@ -214,6 +217,7 @@ TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomi
       {pair + " --lr nan", "--lr needs a finite number"},
       {pair + " --lr inf", "--lr needs a finite number"},
       {pair + " --temperature 1e-300", "--temperature needs a finite number"},
+      {pair + " --image-shape 4x", "--image-shape width needs an integer"},
       {"--domain-a " + dir + "/a.npy", "--domain-a and --domain-b are required"},
   };
   for (const auto& [args, message] : cases) {
@@ -226,6 +230,9 @@ TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomi
   REQUIRE(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, pair + " --epochs 1 --out " + out) == 0);
   CHECK(io::read_npy<float>(out + "/features_b.npy").rows() == 600);
   CHECK_FALSE(leftover_temporaries(out));
+  // 32 features as one 4 x 8 image: warped views, finite features.
+  REQUIRE(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, pair + " --epochs 1 --image-shape 4x8 --out " + out) == 0);
+  CHECK(io::read_npy<float>(out + "/features_a.npy").allFinite());
   std::string errors;  // a runtime error: message only
   CHECK(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, "--domain-a " + dir + "/a.npy --domain-b " + dir + "/wide.npy --out " +
                                                      out, &errors) == 1 * 256);

@@ -38,7 +38,7 @@ SinkhornOptions<double> converge(bool log_domain) {
 
 }  // namespace
 
-TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[sinkhorn][pot]") {
+TEST_CASE("Sinkhorn plans equal POT 0.8.2's on random problems", "[peers][sinkhorn][pot]") {
   using Shape = std::pair<Index, Index>;
   const auto [n, m] = GENERATE(from_range(kSanitized ? std::vector<Shape>{{40, 40}, {120, 70}}
                                                      : std::vector<Shape>{{40, 40}, {120, 70}, {1000, 800}}));

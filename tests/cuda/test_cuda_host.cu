@@ -1,8 +1,11 @@
 // Host-side logic of the CUDA backend, which runs without a GPU: error translation (the failing
-// call is named, out-of-memory has its own type) and the argument checks that reject bad
-// problems before any device memory is touched (every public entry point on empty inputs).
+// call is named, out-of-memory has its own type, no device is a plain NoDevice at the caller's
+// call) and the argument checks that reject bad problems before any device memory is touched
+// (every public entry point on empty inputs).
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "check.hpp"
 #include "protoot/cuda/kmeans.cuh"
@@ -112,14 +115,85 @@ void entry_points_reject_empty_inputs(Checker& check) {
                                              "prototype_sinkhorn_released, empty Z");
 }
 
+// The stored cost's rules on the GPU are the CPU's function (require_cost_resolution, fed by
+// one device reduction; protoot::sinkhorn on the host calls it too): epsilon below max|C| times
+// the unit roundoff is rejected; on a GPU, through cuda::sinkhorn itself. (The CPU solver is not
+// called here: nvcc and g++ compile Eigen with different alignments, see cpu_reference.cpp.)
+template <class S>
+void cost_resolution(Checker& check) {
+  SinkhornOptions<S> options;
+  options.epsilon = S(1e-3);
+  const S u = std::numeric_limits<S>::epsilon();
+  const S fine = options.epsilon / u / S(2), coarse = options.epsilon / u * S(4);
+  protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, fine, options);  // no throw
+  std::string message;
+  try {
+    protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", true, coarse, options);
+  } catch (const std::invalid_argument& e) {
+    message = e.what();
+  }
+  check.expect(message.find("below the resolution of the cost") != std::string::npos,
+               test::label<S>("epsilon below the cost's resolution is rejected: " + message));
+  check.expect_throws<std::invalid_argument>(
+      [&] { protoot::detail::require_cost_resolution("protoot::cuda::sinkhorn", false, S(1), options); },
+      test::label<S>("a non-finite cost is rejected"));
+  if (!cuda::device_available()) return;
+  Matrix<S> C = Matrix<S>::Zero(4, 5);
+  C(1, 2) = coarse;
+  const Vector<S> a = Vector<S>::Constant(4, S(0.25)), b = Vector<S>::Constant(5, S(0.2));
+  check.expect_throws<std::invalid_argument>(
+      [&] { protoot::sinkhorn(cuda::DeviceMatrix<S>(C), a, b, options); },
+      test::label<S>("cuda::sinkhorn rejects epsilon below the cost's resolution"));
+}
+
+static_assert(std::is_base_of<std::runtime_error, cuda::NoDevice>::value, "NoDevice is a std::runtime_error");
+
+bool says_no_device(const cuda::NoDevice& e) { return std::string(e.what()).rfind("no CUDA device/driver", 0) == 0; }
+
+// Without a GPU (or driver) the caller's own call throws NoDevice; with one, each thread has one
+// default Resources per device, and a ResourceScope makes another current.
+void no_device(Checker& check) {
+  for (const cudaError_t status : {cudaErrorNoDevice, cudaErrorInsufficientDriver}) {
+    try {
+      PROTOOT_CUDA_CHECK(status);
+      check.expect(false, "a missing device or driver must throw");
+    } catch (const cuda::NoDevice& e) {
+      check.expect(says_no_device(e), "NoDevice message: " + std::string(e.what()));
+    }
+  }
+  if (cuda::device_available()) {
+    cuda::Resources& defaults = cuda::default_resources();
+    check.expect(&defaults == &cuda::default_resources(), "one default Resources per thread and device");
+    cuda::Resources own;
+    {
+      const cuda::ResourceScope scope(own);
+      check.expect(&cuda::current_resources() == &own, "a ResourceScope makes its Resources current");
+    }
+    check.expect(&cuda::current_resources() == &defaults, "the scope restores the default");
+    return;
+  }
+  try {
+    const cuda::DeviceMatrix<float> cost(Matrix<float>::Ones(2, 2));
+    const Vector<float> half = Vector<float>::Constant(2, 0.5f);
+    protoot::sinkhorn(cost, half, half, SinkhornOptions<float>{});
+    check.expect(false, "a solve without a device must throw");
+  } catch (const cuda::NoDevice& e) {
+    check.expect(says_no_device(e), "NoDevice message: " + std::string(e.what()));
+  }
+  check.expect_throws<cuda::NoDevice>([] { cuda::default_resources(); }, "default_resources without a device");
+}
+
 }  // namespace
 
 int main() {
   return test::run_tests("test_cuda_host", false, [](Checker& check) {
     error_translation(check);
+    no_device(check);
     empty_device_matrix(check);
     sinkhorn_arguments<float>(check);
     sinkhorn_arguments<double>(check);
+    cost_resolution<float>(check);
+    cost_resolution<double>(check);
     entry_points_reject_empty_inputs(check);
   });
 }

@@ -2,14 +2,18 @@
 // on the same inputs as a protoot test.
 //
 // Data crosses as raw little-endian float64 files (numpy.fromfile / ndarray.tofile), so the
-// tests depend on no protoot I/O code. Scripts live in tests/reference/ and run with Debian's
-// /usr/bin/python3 (PROTOOT_REFERENCE_PYTHON), which scripts/install_deps.sh provisions.
+// tests depend on no protoot I/O code. Scripts live in tests/reference/ and run with
+// PROTOOT_REFERENCE_PYTHON (CMake cache variable; scripts/install_deps.sh provisions Debian's
+// python3 with numpy, POT, scikit-learn and faiss). Test cases that call them are tagged [peers].
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <regex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -49,9 +53,32 @@ std::string scratch_dir(const std::string& name) {
   return dir;
 }
 
+/// Exits with 77, which CTest reports as Skipped, when PROTOOT_REFERENCE_PYTHON cannot import a
+/// module that tests/reference/<script> imports: a missing peer is named, never a failure.
+inline void skip_unless_modules_of(const std::string& script) {
+  static std::set<std::string> checked;
+  if (!checked.insert(script).second) return;
+  const std::string path = std::string(PROTOOT_SOURCE_DIR) + "/tests/reference/" + script;
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  const std::regex import_line(R"(^\s*(?:import|from)\s+([A-Za-z_]\w*))");
+  std::string line, modules;
+  for (std::smatch match; std::getline(in, line);)
+    if (std::regex_search(line, match, import_line)) modules += (modules.empty() ? "" : ", ") + match[1].str();
+  if (modules.empty()) return;
+  const std::string check = std::string(PROTOOT_REFERENCE_PYTHON) + " -c \"import " + modules + "\" > /dev/null 2>&1";
+  if (std::system(check.c_str()) == 0) return;
+  std::cout << "SKIPPED: tests/reference/" << script << " needs the Python modules " << modules << " in "
+            << PROTOOT_REFERENCE_PYTHON << " (scripts/install_deps.sh installs them; or configure with "
+            << "-DPROTOOT_REFERENCE_PYTHON=<a python that has them>)" << std::endl;
+  std::exit(77);
+}
+
 /// Runs tests/reference/<script> with `args` in the current directory; throws on failure so
-/// a broken reference fails the test instead of passing it vacuously.
+/// a broken reference fails the test instead of passing it vacuously. Skips the test executable
+/// (see skip_unless_modules_of) where the script's modules are missing.
 inline void run_reference(const std::string& script, const std::string& args = "") {
+  skip_unless_modules_of(script);
   const std::string command = std::string(PROTOOT_REFERENCE_PYTHON) + " " + PROTOOT_SOURCE_DIR +
                               "/tests/reference/" + script + " " + args;
   if (std::system(command.c_str()) != 0) throw std::runtime_error("reference failed: " + command);

@@ -3,8 +3,9 @@
 //
 // DeviceBuffer<T> is a move-only typed allocation (workspaces, labels, potentials);
 // DeviceMatrix<S> adds a row-major shape (rows are samples, as protoot::Matrix) and the
-// host <-> device copies. Copies are synchronous on the default stream, so host data can be
-// reused as soon as upload() returns. Plain C++: usable from g++-compiled files too.
+// host <-> device copies. Copies are queued on the current stream (resources.hpp) behind the
+// work already there: host data can be reused as soon as upload() returns, and download()
+// returns once the data is on the host. Plain C++: usable from g++-compiled files too.
 #pragma once
 
 #include <cstddef>
@@ -12,8 +13,9 @@
 #include <utility>
 
 #include "protoot/cuda/error.hpp"
-#include "protoot/types.hpp"
+#include "protoot/cuda/resources.hpp"
 #include "protoot/detail/validation.hpp"
+#include "protoot/types.hpp"
 
 namespace protoot::cuda {
 namespace detail {
@@ -53,12 +55,16 @@ class DeviceBuffer {
   /// Copies `count` elements from host memory into the start of the buffer.
   void upload(const T* host, std::size_t count) {
     detail::require(count <= size_, "cuda::DeviceBuffer::upload", "more elements than the buffer holds");
-    if (count) PROTOOT_CUDA_CHECK(cudaMemcpy(data_, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    if (count)
+      PROTOOT_CUDA_CHECK(cudaMemcpyAsync(data_, host, count * sizeof(T), cudaMemcpyHostToDevice, detail::stream()));
   }
   /// Copies `count` elements, starting at element `first`, to host memory.
   void download(T* host, std::size_t count, std::size_t first = 0) const {
     detail::require(first + count <= size_, "cuda::DeviceBuffer::download", "more elements than the buffer holds");
-    if (count) PROTOOT_CUDA_CHECK(cudaMemcpy(host, data_ + first, count * sizeof(T), cudaMemcpyDeviceToHost));
+    if (!count) return;
+    const cudaStream_t stream = detail::stream();
+    PROTOOT_CUDA_CHECK(cudaMemcpyAsync(host, data_ + first, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+    PROTOOT_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
 
  private:

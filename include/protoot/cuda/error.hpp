@@ -30,7 +30,35 @@ class OutOfMemory : public Error {
   using Error::Error;
 };
 
+/// No usable CUDA device or driver (none installed, none visible, or a driver older than the
+/// toolkit): what() starts with "no CUDA device/driver". Thrown by the first protoot::cuda call.
+class NoDevice : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
+
+/// The runtime errors that mean "there is no GPU to run on" rather than a failed call.
+inline bool means_no_device(cudaError_t status) {
+  return status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver ||
+         status == cudaErrorCompatNotSupportedOnDevice;
+}
+
+inline std::string no_device_message(const char* where, cudaError_t status) {
+  return std::string("no CUDA device/driver: ") + where + " needs a GPU (" + cudaGetErrorName(status) + ": " +
+         cudaGetErrorString(status) + ")";
+}
+
+/// Throws NoDevice unless a CUDA device can be used.
+inline void require_device(const char* where) {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess && count == 0) status = cudaErrorNoDevice;
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  throw NoDevice(no_device_message(where, status));
+}
 
 inline std::string call_site(const char* call, const char* file, int line) {
   return std::string("protoot::cuda: ") + call + " failed at " + file + ":" + std::to_string(line);
@@ -43,6 +71,7 @@ inline void check(cudaError_t status, const char* call, const char* file, int li
   const std::string message = call_site(call, file, line) + ": " + cudaGetErrorName(status) + " (" +
                               cudaGetErrorString(status) + ")";
   if (status == cudaErrorMemoryAllocation) throw OutOfMemory(message);
+  if (means_no_device(status)) throw NoDevice(no_device_message(call, status));
   throw Error(message);
 }
 

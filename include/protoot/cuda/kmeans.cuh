@@ -9,18 +9,19 @@
 //  - update: a segmented reduction of the rows by label — block (cluster c, row chunk) sums the
 //    rows labelled c in index order, in double; chunks are merged in order, so the sums (and
 //    the labels that follow) do not depend on scheduling.
-// The restart loop is the CPU's (detail::kmeans_restarts) with this Lloyd run plugged in. The
-// seeding reads a host copy of X (downloaded once); k-means++ therefore costs CPU time
+// The restart loop and the Lloyd loop are the CPU's (detail::kmeans_restarts, lloyd_iterations)
+// with the GPU assign step plugged in, as faiss's Clustering::train runs over any index. The
+// seeding reads a host copy of X (downloaded once per call); k-means++ therefore costs CPU time
 // (k (2 + ln k) n d); warm starts and KMeansInit::random avoid it. Include from a .cu file.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
-#include "protoot/cuda/blas.hpp"
+#include "protoot/cuda/detail/blas.hpp"
+#include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/reduction.cuh"
-#include "protoot/cuda/row_norms.cuh"
 #include "protoot/kmeans.hpp"
 
 namespace protoot {
@@ -121,19 +122,20 @@ class DeviceLloyd {
   /// One assignment pass; fills labels, distances (device) and, when `next`, the cluster sums.
   double assign(const Matrix<S>& C, protoot::detail::ClusterSums* next) {
     centroids_.upload(C.data(), static_cast<std::size_t>(C.size()));
-    centroid_terms<<<(k_ + 127) / 128, 128>>>(centroids_.data(), k_, d_, spherical_, terms_.data());
+    centroid_terms<<<(k_ + 127) / 128, 128, 0, cuda::detail::stream()>>>(centroids_.data(), k_, d_, spherical_,
+                                                                         terms_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(centroid_terms);
     for (int first = 0; first < n_; first += block_rows_) {
       const int rows = std::min(block_rows_, n_ - first);
-      product_with_transpose(blas_, X_.data() + static_cast<long long>(first) * d_, rows, centroids_.data(), k_, d_,
+      product_with_transpose(X_.data() + static_cast<long long>(first) * d_, rows, centroids_.data(), k_, d_,
                              products_.data());
-      nearest_centroid<<<(rows + kmeans_threads - 1) / kmeans_threads, kmeans_threads>>>(
-          products_.data(), rows, k_, first, terms_.data(), norms_.data(), weights_.data(), spherical_,
-          labels_.data(), distances_.data(), inertia_terms_.data());
+      nearest_centroid<<<(rows + kmeans_threads - 1) / kmeans_threads, kmeans_threads, 0, cuda::detail::stream()>>>(
+          products_.data(), rows, k_, first, terms_.data(), norms_.data(), weights_.data(), spherical_, labels_.data(),
+          distances_.data(), inertia_terms_.data());
       PROTOOT_CUDA_CHECK_LAUNCH(nearest_centroid);
     }
     if (next) cluster_sums(*next);
-    sum_kernel<<<1, 1024>>>(inertia_terms_.data(), n_, inertia_.data());
+    sum_kernel<<<1, 1024, 0, cuda::detail::stream()>>>(inertia_terms_.data(), n_, inertia_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(sum_kernel);
     double inertia = 0;
     inertia_.download(&inertia, 1);
@@ -153,12 +155,13 @@ class DeviceLloyd {
   void cluster_sums(protoot::detail::ClusterSums& next) {
     const int dim_threads = std::min(kmeans_threads, (d_ + 31) / 32 * 32);
     const dim3 grid(k_, chunks_, (d_ + dim_threads - 1) / dim_threads);
-    cluster_partial_sums<<<grid, dim_threads>>>(X_.data(), n_, d_, labels_.data(), weights_.data(), rows_per_chunk_,
-                                                k_, partial_.data(), mass_partial_.data());
+    cluster_partial_sums<<<grid, dim_threads, 0, cuda::detail::stream()>>>(
+        X_.data(), n_, d_, labels_.data(), weights_.data(), rows_per_chunk_, k_, partial_.data(), mass_partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(cluster_partial_sums);
     const long long entries = static_cast<long long>(k_) * d_;
-    merge_cluster_sums<<<static_cast<int>((std::max<long long>(entries, k_) + 255) / 256), 256>>>(
-        partial_.data(), mass_partial_.data(), chunks_, k_, d_, sums_.data(), mass_.data());
+    merge_cluster_sums<<<static_cast<int>((std::max<long long>(entries, k_) + 255) / 256), 256, 0,
+                         cuda::detail::stream()>>>(partial_.data(), mass_partial_.data(), chunks_, k_, d_, sums_.data(),
+                                                   mass_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(merge_cluster_sums);
     next.sums.resize(k_, d_);
     next.mass.resize(k_);
@@ -170,7 +173,6 @@ class DeviceLloyd {
   int n_, d_, k_;
   bool spherical_;
   int block_rows_;
-  BlasHandle blas_;
   DeviceBuffer<S> weights_, centroids_, terms_, norms_, products_;
   DeviceBuffer<int> labels_;
   DeviceBuffer<S> distances_;
@@ -179,51 +181,27 @@ class DeviceLloyd {
   DeviceBuffer<double> partial_, mass_partial_, sums_, mass_;
 };
 
-/// One Lloyd run from `centroids` on the device; the CPU lloyd() step for step (same stopping
-/// rules, relocation and update), filling everything in `result` but `restart`.
+/// One Lloyd run from `centroids` on the device: the CPU's loop (lloyd_iterations: stopping
+/// rules, callback, update) with the GPU assign step; relocation of empty clusters on the host.
 template <class S>
 void lloyd(DeviceLloyd<S>& device, const protoot::detail::KMeansData<S>& data, Matrix<S> centroids,
            const KMeansOptions<S>& options, double shift_tolerance, int restart, KMeansResult<S>& result) {
-  const Index n = data.X.rows(), k = centroids.rows();
-  IndexVector labels, previous;
-  protoot::detail::ClusterSums next;
-  result.inertia_history.clear();
-  result.status = SolverStatus::max_iterations;
-  result.iterations = 0;
-  for (int it = 1; it <= options.max_iterations; ++it) {
-    const double inertia = device.assign(centroids, &next);
-    labels = device.labels();
-    if (!(next.mass.array() > 0).all()) {
-      Vector<S> distances = device.distances();
-      protoot::detail::relocate_empty_clusters(data, labels, distances, next);
-    }
-    const Matrix<S> before = centroids;
-    protoot::detail::update_centroids(next, data.spherical, centroids);
-    const double shift = double((centroids - before).squaredNorm());
-    result.iterations = it;
-    result.inertia_history.push_back(S(inertia));
-    const bool go_on =
-        !options.callback || options.callback(KMeansProgress<S>{restart, it, S(inertia), S(shift)});
-    if ((previous.size() == n && labels == previous) || shift <= shift_tolerance) {
-      result.status = SolverStatus::converged;
-      break;
-    }
-    if (!go_on) {
-      result.status = SolverStatus::interrupted;
-      break;
-    }
-    previous.swap(labels);
-  }
-  result.inertia = S(device.assign(centroids, nullptr));
-  result.labels = device.labels();
-  result.centroids = std::move(centroids);
-  result.sizes.setZero(k);
-  Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
-  for (Index i = 0; i < n; ++i) {
-    ++result.sizes(result.labels(i));
-    mass(result.labels(i)) += double(data.weight(i));
-  }
-  result.proportions = (mass / mass.sum()).cast<S>();
+  const Index n = data.X.rows();
+  IndexVector labels;
+  protoot::detail::lloyd_iterations(
+      centroids, data.spherical, options, shift_tolerance, restart, result, labels,
+      [&](protoot::detail::ClusterSums& next) {
+        const double inertia = device.assign(centroids, &next);
+        labels = device.labels();
+        if (!(next.mass.array() > 0).all()) {  // the distances cross to the host only then
+          Vector<S> distances = device.distances();
+          protoot::detail::relocate_empty_clusters(data, labels, distances, next);
+        }
+        return inertia;
+      },
+      [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
+  const double inertia = device.assign(centroids, nullptr);
+  protoot::detail::finish_lloyd(data, device.labels(), std::move(centroids), inertia, result);
 }
 
 }  // namespace cuda::detail

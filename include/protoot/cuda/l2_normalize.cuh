@@ -9,8 +9,8 @@
 #include <climits>
 #include <string>
 
+#include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/reduction.cuh"
 #include "protoot/l2_normalise.hpp"
 
 namespace protoot {
@@ -20,18 +20,20 @@ namespace cuda::detail {
 /// host can name the first one, as the CPU messages do.
 class FirstBadRow {
  public:
-  FirstBadRow() : flag_(1, "a flag") { flag_.upload(&none_, 1); }
-  int* data() { return flag_.data(); }
+  /// In the current scratch: valid until the next scratch request.
+  FirstBadRow() : flag_(current_resources().scratch<int>(1)) {
+    PROTOOT_CUDA_CHECK(cudaMemcpyAsync(flag_, &none_, sizeof(int), cudaMemcpyHostToDevice, stream()));
+  }
+  int* data() { return flag_; }
   /// The flagged row, or -1 when none was.
   Index get() const {
-    int row = none_;
-    flag_.download(&row, 1);
+    const int row = to_host_value(flag_);
     return row == none_ ? Index(-1) : Index(row);
   }
 
  private:
   static constexpr int none_ = INT_MAX;
-  DeviceBuffer<int> flag_;
+  int* flag_;
 };
 
 /// Warps of a 256-thread block, and the blocks needed for one warp per row.
@@ -81,8 +83,9 @@ DeviceMatrix<S> unit_rows(const DeviceMatrix<S>& x, const char* where, const cha
   if (norms && norms->size() != static_cast<std::size_t>(x.rows()))
     *norms = DeviceBuffer<S>(static_cast<std::size_t>(x.rows()), "row norms");
   FirstBadRow bad;
-  normalize_rows<<<blocks_for_rows(x.rows()), 256>>>(x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()),
-                                                     y.data(), norms ? norms->data() : nullptr, bad.data());
+  normalize_rows<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
+      x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()), y.data(), norms ? norms->data() : nullptr,
+      bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has zero (or non-finite) norm");
@@ -115,9 +118,9 @@ cuda::DeviceMatrix<S> l2_normalise_rows_backward(const cuda::DeviceMatrix<S>& y,
   cuda::DeviceMatrix<S> dx(y.rows(), y.cols());
   if (y.empty()) return dx;
   FirstBadRow bad;
-  normalize_rows_backward<<<blocks_for_rows(y.rows()), 256>>>(y.data(), norms.data(), grad_y.data(),
-                                                              static_cast<int>(y.rows()), static_cast<int>(y.cols()),
-                                                              dx.data(), bad.data());
+  normalize_rows_backward<<<blocks_for_rows(y.rows()), 256, 0, cuda::detail::stream()>>>(
+      y.data(), norms.data(), grad_y.data(), static_cast<int>(y.rows()), static_cast<int>(y.cols()), dx.data(),
+      bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows_backward);
   if (bad.get() >= 0) fail(where, "norms must be > 0");
   return dx;

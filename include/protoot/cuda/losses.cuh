@@ -16,11 +16,11 @@
 #include <string>
 #include <utility>
 
-#include "protoot/cuda/blas.hpp"
+#include "protoot/cuda/detail/blas.hpp"
+#include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/l2_normalize.cuh"
-#include "protoot/cuda/reduction.cuh"
-#include "protoot/cuda/row_norms.cuh"
 #include "protoot/cuda/topk.cuh"
 #include "protoot/losses/info_nce.hpp"
 #include "protoot/losses/neighbour_contrast.hpp"
@@ -134,12 +134,10 @@ __global__ void scatter_value(const int* cols, long long n, int k, int m, S valu
 /// The mean of the first n values of `terms` (device), returned to the host.
 template <class S>
 S device_mean(const DeviceBuffer<S>& terms, int n) {
-  DeviceBuffer<S> total(1, "a sum");
-  sum_kernel<<<1, 1024>>>(terms.data(), n, total.data());
+  S* total = current_resources().scratch<S>(1);
+  sum_kernel<<<1, 1024, 0, cuda::detail::stream()>>>(terms.data(), n, total);
   PROTOOT_CUDA_CHECK_LAUNCH(sum_kernel);
-  S sum = 0;
-  total.download(&sum, 1);
-  return sum / S(n);
+  return to_host_value(total) / S(n);
 }
 
 /// Throws std::invalid_argument naming `where` and the input when one of `inputs` holds NaN or Inf.
@@ -159,8 +157,8 @@ Vector<S> checked_row_sums(const DeviceMatrix<S>& x, const char* where, const ch
                            const char* rule) {
   DeviceBuffer<S> sums(static_cast<std::size_t>(x.rows()), "row sums");
   FirstBadRow bad;
-  row_sums<<<blocks_for_rows(x.rows()), 256>>>(x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()),
-                                               sums.data(), bad.data());
+  row_sums<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
+      x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()), sums.data(), bad.data());
   PROTOOT_CUDA_CHECK_LAUNCH(row_sums);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has a negative or non-finite entry");
@@ -179,17 +177,16 @@ template <class S>
 S soft_target_loss(const DeviceMatrix<S>& z, const DeviceMatrix<S>& c, const DeviceMatrix<S>& targets, S tau,
                    PrototypeGradients<S>* grad) {
   const int n = static_cast<int>(z.rows()), k = static_cast<int>(c.rows()), d = static_cast<int>(z.cols());
-  BlasHandle blas;
   DeviceBuffer<S> logits(static_cast<std::size_t>(n) * k, "logits"), terms(n, "loss terms");
-  product_with_transpose(blas, z.data(), n, c.data(), k, d, logits.data());
-  soft_target_rows<<<blocks_for_rows(n), 256>>>(logits.data(), targets.data(), n, k, S(1) / tau,
-                                                S(1) / (S(n) * tau), grad != nullptr, terms.data());
+  product_with_transpose(z.data(), n, c.data(), k, d, logits.data());
+  soft_target_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
+      logits.data(), targets.data(), n, k, S(1) / tau, S(1) / (S(n) * tau), grad != nullptr, terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(soft_target_rows);
   const S loss = device_mean(terms, n);
   if (!grad) return loss;
   DeviceMatrix<S> dz(n, d), dc(k, d);
-  product(blas, false, false, n, d, k, logits.data(), k, c.data(), d, S(0), dz.data());
-  product(blas, true, false, k, d, n, logits.data(), k, z.data(), d, S(0), dc.data());
+  product(false, false, n, d, k, logits.data(), k, c.data(), d, S(0), dz.data());
+  product(true, false, k, d, n, logits.data(), k, z.data(), d, S(0), dc.data());
   grad->features = dz.download();
   grad->prototypes = dc.download();
   return loss;
@@ -223,13 +220,14 @@ S info_nce(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& po
     skip = cuda::DeviceBuffer<int>(static_cast<std::size_t>(n), "exclusions");
     skip.upload(host.data(), static_cast<std::size_t>(n));
   }
-  cuda::BlasHandle blas;
   cuda::DeviceBuffer<S> positive(n, "positive logits"), logits(static_cast<std::size_t>(n) * m, "logits"), terms(n, "loss terms");
-  row_dots<<<blocks_for_rows(n), 256>>>(queries.data(), positives.data(), n, d, positive.data());
+  row_dots<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(queries.data(), positives.data(), n, d,
+                                                                   positive.data());
   PROTOOT_CUDA_CHECK_LAUNCH(row_dots);
-  if (m > 0) product_with_transpose(blas, queries.data(), n, negatives.data(), m, d, logits.data());
-  info_nce_rows<<<blocks_for_rows(n), 256>>>(positive.data(), logits.data(), n, m, skip.data(), S(1) / tau,
-                                             S(1) / (S(n) * tau), grad != nullptr, terms.data());
+  if (m > 0) product_with_transpose(queries.data(), n, negatives.data(), m, d, logits.data());
+  info_nce_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(positive.data(), logits.data(), n, m,
+                                                                        skip.data(), S(1) / tau, S(1) / (S(n) * tau),
+                                                                        grad != nullptr, terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(info_nce_rows);
   const S loss = device_mean(terms, n);
   if (!grad) return loss;
@@ -237,13 +235,13 @@ S info_nce(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& po
   // dq = diag(g_pos) k + G v,  dk = diag(g_pos) q,  dv = G^T q
   cuda::DeviceMatrix<S> dq(n, d), dk(n, d), dv(m, d);
   const int blocks = grid_stride_blocks(static_cast<long long>(n) * d);
-  scale_rows<<<blocks, 256>>>(positives.data(), n, d, positive.data(), dq.data());
+  scale_rows<<<blocks, 256, 0, cuda::detail::stream()>>>(positives.data(), n, d, positive.data(), dq.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scale_rows);
-  scale_rows<<<blocks, 256>>>(queries.data(), n, d, positive.data(), dk.data());
+  scale_rows<<<blocks, 256, 0, cuda::detail::stream()>>>(queries.data(), n, d, positive.data(), dk.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scale_rows);
   if (m > 0) {
-    product(blas, false, false, n, d, m, logits.data(), m, negatives.data(), d, S(1), dq.data());
-    product(blas, true, false, m, d, n, logits.data(), m, queries.data(), d, S(0), dv.data());
+    product(false, false, n, d, m, logits.data(), m, negatives.data(), d, S(1), dq.data());
+    product(true, false, m, d, n, logits.data(), m, queries.data(), d, S(0), dv.data());
   }
   grad->queries = dq.download();
   grad->positives = dk.download();
@@ -281,8 +279,8 @@ S prototype_contrast(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMa
   cuda::DeviceBuffer<int> device_rows(static_cast<std::size_t>(rows.size()), "matched prototype indices");
   device_rows.upload(rows.data(), static_cast<std::size_t>(rows.size()));
   cuda::DeviceMatrix<S> matched(features.rows(), prototypes.cols());
-  gather_rows<<<grid_stride_blocks(matched.size()), 256>>>(prototypes.data(), device_rows.data(), matched.rows(),
-                                                          static_cast<int>(matched.cols()), matched.data());
+  gather_rows<<<grid_stride_blocks(matched.size()), 256, 0, cuda::detail::stream()>>>(
+      prototypes.data(), device_rows.data(), matched.rows(), static_cast<int>(matched.cols()), matched.data());
   PROTOOT_CUDA_CHECK_LAUNCH(gather_rows);
   return protoot::detail::prototype_contrast_from<S>(
       match, grad, [&](InfoNceGradients<S>* g) { return info_nce(features, matched, prototypes, tau, &match, g); });
@@ -324,8 +322,8 @@ S ot_target_loss(const cuda::DeviceMatrix<S>& features, const cuda::DeviceMatrix
   const Vector<S> mass = checked_row_sums(plan, where, "plan", [](S sum) { return sum > S(0); }, "have positive mass");
   const cuda::DeviceBuffer<S> inverse_mass = cuda::to_device(mass.cwiseInverse());
   cuda::DeviceMatrix<S> targets(plan.rows(), plan.cols());
-  scale_rows<<<grid_stride_blocks(plan.size()), 256>>>(plan.data(), plan.rows(), static_cast<int>(plan.cols()),
-                                                       inverse_mass.data(), targets.data());
+  scale_rows<<<grid_stride_blocks(plan.size()), 256, 0, cuda::detail::stream()>>>(
+      plan.data(), plan.rows(), static_cast<int>(plan.cols()), inverse_mass.data(), targets.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scale_rows);
   return prototype_contrast_soft(features, prototypes, targets, tau, grad);
 }
@@ -365,10 +363,11 @@ S neighbour_contrast(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMat
   cuda::DeviceBuffer<int> device_columns(static_cast<std::size_t>(columns.size()), "neighbour indices");
   device_columns.upload(columns.data(), static_cast<std::size_t>(columns.size()));
   cuda::DeviceMatrix<S> targets(queries.rows(), bank.rows());
-  PROTOOT_CUDA_CHECK(cudaMemset(targets.data(), 0, sizeof(S) * static_cast<std::size_t>(targets.size())));
-  scatter_value<<<grid_stride_blocks(columns.size()), 256>>>(device_columns.data(), columns.rows(),
-                                                             static_cast<int>(k), static_cast<int>(bank.rows()),
-                                                             S(1) / S(k), targets.data());
+  PROTOOT_CUDA_CHECK(
+      cudaMemsetAsync(targets.data(), 0, sizeof(S) * static_cast<std::size_t>(targets.size()), cuda::detail::stream()));
+  scatter_value<<<grid_stride_blocks(columns.size()), 256, 0, cuda::detail::stream()>>>(
+      device_columns.data(), columns.rows(), static_cast<int>(k), static_cast<int>(bank.rows()), S(1) / S(k),
+      targets.data());
   PROTOOT_CUDA_CHECK_LAUNCH(scatter_value);
   return prototype_contrast_soft(queries, bank, targets, tau, grad);
 }

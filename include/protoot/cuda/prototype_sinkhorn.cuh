@@ -10,9 +10,9 @@
 #include <climits>
 #include <limits>
 
-#include "protoot/cuda/blas.hpp"
+#include "protoot/cuda/detail/blas.hpp"
+#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/l2_normalize.cuh"
-#include "protoot/cuda/row_norms.cuh"
 #include "protoot/cuda/sinkhorn.cuh"
 #include "protoot/prototype_sinkhorn.hpp"
 
@@ -46,14 +46,13 @@ cuda::DeviceMatrix<S> prototype_cost(const cuda::DeviceMatrix<S>& Z, const cuda:
   require(static_cast<long long>(Z.rows()) * P.rows() < INT_MAX, where, "n k must be below 2^31");
   const int n = static_cast<int>(Z.rows()), k = static_cast<int>(P.rows()), d = static_cast<int>(Z.cols());
   cuda::DeviceMatrix<S> cost(n, k);
-  const cuda::BlasHandle blas;
-  product_with_transpose(blas, z.data(), n, p.data(), k, d, cost.data());
+  product_with_transpose(z.data(), n, p.data(), k, d, cost.data());
   if (normalise_similarity_rows) {  // in place: each lane rewrites the entries it read
-    normalize_rows<<<blocks_for_rows(n), 256>>>(cost.data(), n, k, cost.data(), static_cast<S*>(nullptr),
-                                                static_cast<int*>(nullptr));
+    normalize_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
+        cost.data(), n, k, cost.data(), static_cast<S*>(nullptr), static_cast<int*>(nullptr));
     PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
   }
-  one_minus<<<grid_stride_blocks(cost.size()), 256>>>(cost.data(), cost.size(), cost.data());
+  one_minus<<<grid_stride_blocks(cost.size()), 256, 0, cuda::detail::stream()>>>(cost.data(), cost.size(), cost.data());
   PROTOOT_CUDA_CHECK_LAUNCH(one_minus);
   return cost;
 }

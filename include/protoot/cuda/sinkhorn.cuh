@@ -20,12 +20,12 @@
 #include <string>
 #include <utility>
 
+#include "protoot/cuda/detail/sinkhorn_kernels.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/sinkhorn_kernels.cuh"
+#include "protoot/detail/validation.hpp"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/sinkhorn_result.hpp"
-#include "protoot/detail/validation.hpp"
 
 namespace protoot {
 namespace cuda {
@@ -66,55 +66,36 @@ void validate_sinkhorn(const char* where, Index n, Index m, const Eigen::MatrixB
   protoot::detail::validate_sinkhorn_problem(where, n, m, a, b, rho_a, rho_b, options);
 }
 
-/// A balanced problem's b rescaled to a's mass, as the CPU solver does: masses accepted as equal
-/// to 1e-6 would otherwise put a floor under the marginal error.
+/// The stored cost's rules, the CPU's (protoot::detail::require_cost_resolution), from one
+/// reduction on the device: finite entries and max|C| within epsilon's resolution.
 template <class S>
-Vector<S> balanced_target(const Vector<S>& a, const Vector<S>& b, S rho_a, S rho_b) {
-  if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-  return b * (a.sum() / b.sum());
-}
-
-/// Epsilon in force at iteration k >= 1 (geometric decay from epsilon_start down to epsilon).
-template <class S>
-S epsilon_at(const SinkhornOptions<S>& options, int k) {
-  if (!(options.epsilon_start > options.epsilon)) return options.epsilon;
-  const S scheduled = options.epsilon_start * std::pow(options.epsilon_decay, S(k - 1));
-  return scheduled > options.epsilon ? scheduled : options.epsilon;
-}
-
-/// KL relaxation factor rho / (rho + eps); 1 for a hard constraint (rho = infinity).
-template <class S>
-S relaxation(S rho, S eps) {
-  return std::isinf(rho) ? S(1) : rho / (rho + eps);
-}
-
-/// True when none of the `count` device values is NaN or Inf (one pass).
-template <class S>
-bool all_finite(const S* values, long long count) {
-  if (count == 0) return true;
-  DeviceBuffer<int> flag(1, "a flag");
-  int host = 0;
-  flag.upload(&host, 1);
-  flag_non_finite<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(values, count, flag.data());
-  PROTOOT_CUDA_CHECK_LAUNCH(flag_non_finite);
-  flag.download(&host, 1);
-  return host == 0;
+void validate_device_cost(const char* where, const S* cost, long long count, const SinkhornOptions<S>& options) {
+  S* summary = current_resources().scratch<S>(2);
+  PROTOOT_CUDA_CHECK(cudaMemsetAsync(summary, 0, 2 * sizeof(S), stream()));
+  if (count > 0) {
+    cost_summary<<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, stream()>>>(cost, count,
+                                                                                                            summary);
+    PROTOOT_CUDA_CHECK_LAUNCH(cost_summary);
+  }
+  S host[2];
+  to_host_values(summary, 2, host);
+  protoot::detail::require_cost_resolution(where, host[1] == S(0), host[0], options);
 }
 
 /// Sums `count` device values into one host value.
 template <class S>
-S device_sum(const DeviceBuffer<S>& values, long long count, DeviceBuffer<S>& scratch) {
-  sum_kernel<<<1, 1024>>>(values.data(), count, scratch.data());
+S device_sum(const DeviceBuffer<S>& values, long long count) {
+  S* sum = current_resources().scratch<S>(1);
+  sum_kernel<<<1, 1024, 0, cuda::detail::stream()>>>(values.data(), count, sum);
   PROTOOT_CUDA_CHECK_LAUNCH(sum_kernel);
-  S host = 0;
-  scratch.download(&host, 1);
-  return host;
+  return to_host_value(sum);
 }
 
 /// u <- u^power in place: the scalings of unchanged potentials after epsilon changes.
 template <class S>
 void rescale_scalings(DeviceBuffer<S>& scalings, int count, S power) {
-  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block>>>(scalings.data(), count, power);
+  power_in_place<<<blocks_for(count, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+      scalings.data(), count, power);
   PROTOOT_CUDA_CHECK_LAUNCH(power_in_place);
 }
 
@@ -124,9 +105,9 @@ class StoredCostPasses {
  public:
   using Accumulator = typename Form::Accumulator;
 
-  StoredCostPasses(const DeviceMatrix<S>& cost, const char* where)
+  StoredCostPasses(const DeviceMatrix<S>& cost, const char* where, const SinkhornOptions<S>& options)
       : cost_(cost), n_(static_cast<int>(cost.rows())), m_(static_cast<int>(cost.cols())) {
-    require(all_finite(cost.data(), cost.size()), where, "cost matrix C contains NaN or Inf");
+    validate_device_cost(where, cost.data(), cost.size(), options);
     // enough row chunks that the column stage fills the device about 8 blocks per SM deep
     const int column_blocks = blocks_for(m_, threads_per_block);
     const int wanted = blocks_for(8LL * multiprocessors(), column_blocks);
@@ -140,24 +121,27 @@ class StoredCostPasses {
   void set_epsilon(S eps) {
     if (!Form::stores_kernel || eps == kernel_eps_) return;
     const long long count = static_cast<long long>(n_) * m_;
-    form_entries<Form><<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block>>>(
-        cost_.data(), count, S(1) / eps, kernel_.data());
+    form_entries<Form>
+        <<<std::min(blocks_for(count, threads_per_block), 65535), threads_per_block, 0, cuda::detail::stream()>>>(
+            cost_.data(), count, S(1) / eps, kernel_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(form_entries);
     kernel_eps_ = eps;
   }
 
   void rows(const HalfStep<S>& step) {
     const int warps = threads_per_block / warp_size;
-    stored_row_step<Form><<<blocks_for(n_, warps), threads_per_block>>>(entries(), n_, m_, step);
+    stored_row_step<Form>
+        <<<blocks_for(n_, warps), threads_per_block, 0, cuda::detail::stream()>>>(entries(), n_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_row_step);
   }
 
   void columns(const HalfStep<S>& step) {
     const dim3 grid(blocks_for(m_, threads_per_block), chunks_);
-    stored_column_partial<Form><<<grid, threads_per_block>>>(entries(), n_, m_, step.other, step.inv_eps,
-                                                            rows_per_chunk_, partial_.data());
+    stored_column_partial<Form><<<grid, threads_per_block, 0, cuda::detail::stream()>>>(
+        entries(), n_, m_, step.other, step.inv_eps, rows_per_chunk_, partial_.data());
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_partial);
-    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block>>>(partial_.data(), chunks_, m_, step);
+    stored_column_finish<Form><<<blocks_for(m_, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        partial_.data(), chunks_, m_, step);
     PROTOOT_CUDA_CHECK_LAUNCH(stored_column_finish);
   }
 
@@ -200,7 +184,8 @@ class PointCloudPasses {
   Cloud<S> y() const { return {clouds_.y.data(), y_norms_.data(), static_cast<int>(clouds_.y.rows())}; }
 
   void launch(Cloud<S> updated, Cloud<S> other, const HalfStep<S>& step) {
-    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile>>>(updated, other, dim_, clouds_.cost, step);
+    cloud_step<Form, S, tile><<<blocks_for(updated.count, tile), tile, 0, cuda::detail::stream()>>>(
+        updated, other, dim_, clouds_.cost, step);
     PROTOOT_CUDA_CHECK_LAUNCH(cloud_step);
   }
 
@@ -215,18 +200,18 @@ void materialise_plan(const Cost& cost, int n, int m, const DeviceBuffer<S>& f, 
                       PlanOutput output, SinkhornResult<S>& result) {
   const int chunk_rows = static_cast<int>(std::max<long long>(1, std::min<long long>(n, plan_rows_per_chunk_target / m)));
   DeviceBuffer<S> staging(output == PlanOutput::host ? static_cast<std::size_t>(chunk_rows) * m : 0, "a plan chunk");
-  DeviceBuffer<S> cost_terms(static_cast<std::size_t>(n), "plan cost terms"), scratch(1);
+  DeviceBuffer<S> cost_terms(static_cast<std::size_t>(n), "plan cost terms");
   if (output == PlanOutput::host) result.plan.resize(n, m);
   const int warps = threads_per_block / warp_size;
   for (int first = 0; first < n; first += chunk_rows) {
     const int rows = std::min(chunk_rows, n - first);
-    plan_rows<<<blocks_for(rows, warps), threads_per_block>>>(cost, first, rows, m, f.data(), g.data(), S(1) / eps,
-                                                              staging.data(), cost_terms.data());
+    plan_rows<<<blocks_for(rows, warps), threads_per_block, 0, cuda::detail::stream()>>>(
+        cost, first, rows, m, f.data(), g.data(), S(1) / eps, staging.data(), cost_terms.data());
     PROTOOT_CUDA_CHECK_LAUNCH(plan_rows);
     if (output == PlanOutput::host)
       staging.download(result.plan.data() + static_cast<long long>(first) * m, static_cast<std::size_t>(rows) * m);
   }
-  result.transport_cost = device_sum(cost_terms, n, scratch);
+  result.transport_cost = device_sum(cost_terms, n);
 }
 
 /// The Sinkhorn loop, shared by every cost source and both forms (see the header comment).
@@ -235,7 +220,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
                         const SinkhornOptions<S>& options, PlanOutput output) {
   constexpr bool scaling = Form::stores_kernel;
   const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
-  const S eps0 = epsilon_at(options, 1);
+  const S eps0 = protoot::detail::scheduled_epsilon(options, 1);
   auto initial = [&](const Vector<S>& warm, int size) {
     Vector<S> start = Vector<S>::Zero(size);
     if (warm.size()) start = warm;
@@ -245,7 +230,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   DeviceBuffer<S> weights_a = to_device(a), weights_b = to_device(b);
   DeviceBuffer<S> f = initial(options.f_init, n), g = initial(options.g_init, m);
   DeviceBuffer<S> f_next(n, "potentials"), g_next(m, "potentials");
-  DeviceBuffer<S> errors_a(n, "marginal errors"), errors_b(m, "marginal errors"), scratch(1);
+  DeviceBuffer<S> errors_a(n, "marginal errors"), errors_b(m, "marginal errors");
   DeviceBuffer<int> invalid(1, "a flag");
   int flag = 0;
   invalid.upload(&flag, 1);
@@ -256,7 +241,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
 
   auto column_step = [&](S eps) {
     passes.columns({f.data(), weights_b.data(), g.data(), g_next.data(), errors_b.data(), true, eps, S(1) / eps,
-                    relaxation(rho_b, eps), rho_b, invalid.data()});
+                    protoot::detail::relaxation_exponent(rho_b, eps), rho_b, invalid.data()});
   };
 
   SinkhornResult<S> result;
@@ -275,24 +260,26 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   }
   for (int k = 1; !options_exhausted; ++k) {
     const bool last = k > options.max_iterations;  // this row pass only measures the final iterate
-    const S eps = last ? eps_done : epsilon_at(options, k);
+    const S eps = last ? eps_done : protoot::detail::scheduled_epsilon(options, k);
     if (scaling && eps != eps_done) {  // keep f = eps log u fixed across the change of epsilon
       rescale_scalings(f, n, eps_done / eps);
       rescale_scalings(g, m, eps_done / eps);
     }
     passes.set_epsilon(eps);
     passes.rows({g.data(), weights_a.data(), f.data(), f_next.data(), errors_a.data(), false, eps, S(1) / eps,
-                 relaxation(rho_a, eps), rho_a, invalid.data()});
+                 protoot::detail::relaxation_exponent(rho_a, eps), rho_a, invalid.data()});
     if (done >= 1 && (done % options.check_every == 0 || last)) {
-      result.marginal_error_a = device_sum(errors_a, n, scratch);
-      result.marginal_error_b = device_sum(errors_b, m, scratch);
+      result.marginal_error_a = device_sum(errors_a, n);
+      result.marginal_error_b = device_sum(errors_b, m);
       result.marginal_error = result.marginal_error_a + result.marginal_error_b;
       result.error_history.push_back(result.marginal_error);
-      if (!std::isfinite(static_cast<double>(result.marginal_error))) {
+      const auto check =
+          protoot::detail::check_iterate(result.marginal_error, eps_done, options.epsilon, options.tolerance);
+      if (check == protoot::detail::SinkhornCheck::numerical_error) {
         result.status = SolverStatus::numerical_error;
         break;
       }
-      if (eps_done == options.epsilon && result.marginal_error <= options.tolerance) {
+      if (check == protoot::detail::SinkhornCheck::converged) {
         result.status = SolverStatus::converged;
         break;
       }
@@ -319,9 +306,11 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
   }
   result.iterations = done;
   if (scaling) {
-    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block>>>(f.data(), n, eps_done);
+    scalings_to_potentials<<<blocks_for(n, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        f.data(), n, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
-    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block>>>(g.data(), m, eps_done);
+    scalings_to_potentials<<<blocks_for(m, threads_per_block), threads_per_block, 0, cuda::detail::stream()>>>(
+        g.data(), m, eps_done);
     PROTOOT_CUDA_CHECK_LAUNCH(scalings_to_potentials);
   }
   result.f = to_host(f, n);
@@ -337,7 +326,8 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
                            S rho_a, S rho_b, const SinkhornOptions<S>& options, PlanOutput output) {
   validate_sinkhorn(where, n, m, a, b, rho_a, rho_b, options);
   const Vector<S> host_a = a.template cast<S>();
-  const Vector<S> host_b = balanced_target<S>(host_a, b.template cast<S>(), rho_a, rho_b);
+  const Vector<S> host_b =
+      protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(host_a)), b.template cast<S>(), rho_a, rho_b);
   if (options.log_domain) {
     auto passes = make_passes(LogForm<S>{});
     return solve<LogForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
@@ -352,7 +342,7 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
   rest.f_init = scaled.f;
   rest.g_init = scaled.g;
   if (options.epsilon_start > options.epsilon)
-    rest.epsilon_start = epsilon_at(options, scaled.iterations + 1);
+    rest.epsilon_start = protoot::detail::scheduled_epsilon(options, scaled.iterations + 1);
   auto log_passes = make_passes(LogForm<S>{});
   SinkhornResult<S> result = solve<LogForm<S>>(log_passes, host_a, host_b, rho_a, rho_b, rest, output);
   result.iterations += scaled.iterations;
@@ -398,8 +388,9 @@ SinkhornResult<S> sinkhorn_unbalanced(const cuda::DeviceMatrix<S>& C, const Eige
                                       cuda::PlanOutput output = cuda::PlanOutput::host) {
   const char* where = cuda::detail::solver_name(rho_a, rho_b);
   return cuda::detail::dispatch(
-      where, C.rows(), C.cols(), [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where); },
-      a, b, rho_a, rho_b, options, output);
+      where, C.rows(), C.cols(),
+      [&](auto form) { return cuda::detail::StoredCostPasses<decltype(form), S>(C, where, options); }, a, b, rho_a,
+      rho_b, options, output);
 }
 
 /// Unbalanced Sinkhorn on point clouds (see the stored-cost overload for rho_a, rho_b).

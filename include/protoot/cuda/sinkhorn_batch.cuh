@@ -44,18 +44,6 @@ struct BatchArgs {
   int *iterations, *status;
 };
 
-template <class S>
-__device__ S batch_epsilon_at(const BatchArgs<S>& args, int k) {
-  if (!(args.epsilon_start > args.epsilon)) return args.epsilon;
-  const S scheduled = args.epsilon_start * pow(args.epsilon_decay, S(k - 1));
-  return scheduled > args.epsilon ? scheduled : args.epsilon;
-}
-
-template <class S>
-__device__ S relaxed_target(S weight, S potential, S rho) {
-  return isinf(rho) || weight == S(0) ? weight : weight * exp(-potential / rho);
-}
-
 /// Block p solves problem p (blockDim.x a multiple of 32). Shared memory: f, f_next (n), g (m).
 /// The loop is solve()'s (sinkhorn.cuh): g from f first; iteration k updates f (rows; measuring
 /// the previous iterate's row error on the way) then g (columns, measuring its column error).
@@ -79,7 +67,7 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
 
   S error_b = 0;  // this thread's share of the column error of the current iterate
   auto column_step = [&](S eps) {  // g from f, in place (reads f only); one thread per column
-    const S inv_eps = S(1) / eps, lambda = isinf(args.rho_b) ? S(1) : args.rho_b / (args.rho_b + eps);
+    const S inv_eps = S(1) / eps, lambda = protoot::detail::relaxation_exponent(args.rho_b, eps);
     error_b = 0;
     for (int j = threadIdx.x; j < m; j += blockDim.x) {
       LogSumExp<S> acc;
@@ -87,11 +75,11 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
       const S r = acc.result();
       const S updated = lambda * eps * (log(b[j]) - r);
       g[j] = updated;
-      error_b += fabs(exp(updated * inv_eps + r) - relaxed_target(b[j], updated, args.rho_b));
+      error_b += fabs(exp(updated * inv_eps + r) - protoot::detail::relaxed_target(b[j], updated, args.rho_b));
     }
   };
 
-  const S eps0 = batch_epsilon_at(args, 1);
+  const S eps0 = protoot::detail::scheduled_epsilon(args, 1);
   if (!args.g_init) {
     column_step(eps0);
     __syncthreads();
@@ -100,8 +88,8 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
   S eps_done = eps0, total_a = 0, total_b = 0;
   for (int k = 1;; ++k) {
     const bool last = k > args.max_iterations;
-    const S eps = last ? eps_done : batch_epsilon_at(args, k);
-    const S inv_eps = S(1) / eps, lambda = isinf(args.rho_a) ? S(1) : args.rho_a / (args.rho_a + eps);
+    const S eps = last ? eps_done : protoot::detail::scheduled_epsilon(args, k);
+    const S inv_eps = S(1) / eps, lambda = protoot::detail::relaxation_exponent(args.rho_a, eps);
     S error_a = 0;
     for (int i = warp; i < n; i += warps) {  // f_next from g; one warp per row
       LogSumExp<S> acc;
@@ -111,7 +99,7 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
       if (lane == 0) {
         const S r = acc.result();
         f_next[i] = lambda * eps * (log(a[i]) - r);
-        error_a += fabs(exp(f[i] * inv_eps + r) - relaxed_target(a[i], f[i], args.rho_a));
+        error_a += fabs(exp(f[i] * inv_eps + r) - protoot::detail::relaxed_target(a[i], f[i], args.rho_a));
       }
     }
     if (done >= 1 && (done % args.check_every == 0 || last)) {
@@ -120,11 +108,11 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
       if (threadIdx.x == 0) {
         total_a = sum_a;
         total_b = sum_b;
-        const S total = sum_a + sum_b;
-        if (!isfinite(total)) {
+        const auto check = protoot::detail::check_iterate(sum_a + sum_b, eps_done, args.epsilon, args.tolerance);
+        if (check == protoot::detail::SinkhornCheck::numerical_error) {
           status = int(SolverStatus::numerical_error);
           stop = 1;
-        } else if (eps_done == args.epsilon && total <= args.tolerance) {
+        } else if (check == protoot::detail::SinkhornCheck::converged) {
           status = int(SolverStatus::converged);
           stop = 1;
         }
@@ -205,11 +193,12 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
           "problems of " + std::to_string(n) + " x " + std::to_string(m) +
               " are too large for one thread block; solve them one by one with cuda sinkhorn()");
   if (problems == 0) return {};
-  require(all_finite(costs.data(), costs.size()), where, "cost matrix C contains NaN or Inf");
+  validate_device_cost(where, costs.data(), costs.size(), options);
 
   const int count = static_cast<int>(problems), rows = static_cast<int>(n), cols = static_cast<int>(m);
   std::vector<Vector<S>> targets(bs.size());
-  for (std::size_t p = 0; p < bs.size(); ++p) targets[p] = balanced_target(as[p], bs[p], rho_a, rho_b);
+  for (std::size_t p = 0; p < bs.size(); ++p)
+    targets[p] = protoot::detail::balanced_target<S>(S(protoot::detail::total_mass(as[p])), bs[p], rho_a, rho_b);
   DeviceBuffer<S> a = stack_weights(as, n), b = stack_weights(targets, m);
   DeviceBuffer<S> f_init = options.f_init.size() ? to_device(options.f_init) : DeviceBuffer<S>();
   DeviceBuffer<S> g_init = options.g_init.size() ? to_device(options.g_init) : DeviceBuffer<S>();
@@ -220,13 +209,13 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
                           options.epsilon, options.epsilon_start, options.epsilon_decay, options.tolerance, rho_a,
                           rho_b, options.max_iterations, options.check_every, f.data(), g.data(), error_a.data(),
                           error_b.data(), final_epsilon.data(), iterations.data(), status.data()};
-  sinkhorn_batch_kernel<<<count, 128, shared_memory>>>(args);
+  sinkhorn_batch_kernel<<<count, 128, shared_memory, cuda::detail::stream()>>>(args);
   PROTOOT_CUDA_CHECK_LAUNCH(sinkhorn_batch_kernel);
 
   const long long plan_rows_total = static_cast<long long>(count) * rows;
   DeviceBuffer<S> plans(static_cast<std::size_t>(plan_rows_total) * cols, "the plans"), cost_terms(plan_rows_total, "cost terms");
   const int warps = threads_per_block / warp_size;
-  batch_plan_rows<<<blocks_for(plan_rows_total, warps), threads_per_block>>>(
+  batch_plan_rows<<<blocks_for(plan_rows_total, warps), threads_per_block, 0, cuda::detail::stream()>>>(
       costs.data(), cost_stride, count, rows, cols, f.data(), g.data(), final_epsilon.data(), plans.data(),
       cost_terms.data());
   PROTOOT_CUDA_CHECK_LAUNCH(batch_plan_rows);

@@ -14,10 +14,10 @@
 #include <limits>
 #include <string>
 
-#include "protoot/cuda/blas.hpp"
+#include "protoot/cuda/detail/blas.hpp"
+#include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
 #include "protoot/cuda/l2_normalize.cuh"
-#include "protoot/cuda/row_norms.cuh"
 #include "protoot/retrieval.hpp"
 
 namespace protoot {
@@ -131,15 +131,15 @@ TopK<S> search(const DeviceMatrix<S>& queries, const DeviceMatrix<S>& gallery, I
   const int n = static_cast<int>(queries.rows()), m = static_cast<int>(gallery.rows());
   const int d = static_cast<int>(queries.cols()), kk = static_cast<int>(k);
   const int block_rows = static_cast<int>(std::max<long long>(1, std::min<long long>(n, similarity_block_entries / m)));
-  BlasHandle blas;
   DeviceBuffer<S> similarities(static_cast<std::size_t>(block_rows) * m, "a block of similarities");
   DeviceBuffer<S> best_scores(static_cast<std::size_t>(n) * kk, "top-k scores");
   DeviceBuffer<int> best_indices(static_cast<std::size_t>(n) * kk, "top-k indices");
   for (int first = 0; first < n; first += block_rows) {
     const int rows = std::min(block_rows, n - first);
-    product_with_transpose(blas, queries.data() + static_cast<long long>(first) * d, rows, gallery.data(), m, d,
+    product_with_transpose(queries.data() + static_cast<long long>(first) * d, rows, gallery.data(), m, d,
                            similarities.data());
-    select_topk<<<rows, topk_threads>>>(similarities.data(), m, kk, first, best_scores.data(), best_indices.data());
+    select_topk<<<rows, topk_threads, 0, cuda::detail::stream()>>>(similarities.data(), m, kk, first,
+                                                                   best_scores.data(), best_indices.data());
     PROTOOT_CUDA_CHECK_LAUNCH(select_topk);
   }
   TopK<S> result{IndexMatrix(n, kk), Matrix<S>(n, kk)};

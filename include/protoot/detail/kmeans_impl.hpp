@@ -291,11 +291,30 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
   }
 }
 
+/// The end of every backend's Lloyd run: the final assignment's labels and inertia, the
+/// centroids, and the cluster sizes and mass proportions that follow from them.
+template <class Scalar>
+void finish_lloyd(const KMeansData<Scalar>& data, IndexVector labels, Matrix<Scalar> centroids, double inertia,
+                  KMeansResult<Scalar>& result) {
+  const Index k = centroids.rows();
+  result.inertia = Scalar(inertia);
+  result.centroids = std::move(centroids);
+  result.sizes.setZero(k);
+  Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
+  for (Index i = 0; i < labels.size(); ++i) {
+    ++result.sizes(labels(i));
+    mass(labels(i)) += double(data.weight(i));
+  }
+  result.proportions = (mass / mass.sum()).cast<Scalar>();
+  result.labels = std::move(labels);
+}
+
 /// One Lloyd run from `centroids` (overwritten); fills everything in `result` but `restart`.
+/// The CPU assign step of lloyd_iterations (cuda/kmeans.cuh plugs in the GPU's).
 template <class Scalar>
 void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMeansOptions<Scalar>& options,
            double shift_tolerance, int restart, KMeansResult<Scalar>& result) {
-  const Index n = data.X.rows(), k = centroids.rows();
+  const Index n = data.X.rows();
   IndexVector labels(n);
   Vector<Scalar> distances(n);
   lloyd_iterations(
@@ -306,16 +325,8 @@ void lloyd(const KMeansData<Scalar>& data, Matrix<Scalar> centroids, const KMean
         return inertia;
       },
       [&](const IndexVector& previous) { return previous.size() == n && labels == previous; });
-  result.inertia = Scalar(assign_to_centroids(data, centroids, labels, distances, nullptr));
-  result.centroids = std::move(centroids);
-  result.sizes.setZero(k);
-  Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);
-  for (Index i = 0; i < n; ++i) {
-    ++result.sizes(labels(i));
-    mass(labels(i)) += double(data.weight(i));
-  }
-  result.proportions = (mass / mass.sum()).cast<Scalar>();
-  result.labels = std::move(labels);
+  const double inertia = assign_to_centroids(data, centroids, labels, distances, nullptr);
+  finish_lloyd(data, std::move(labels), std::move(centroids), inertia, result);
 }
 
 template <class Scalar>

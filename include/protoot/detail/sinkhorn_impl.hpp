@@ -135,25 +135,33 @@ void validate_sinkhorn_problem(const char* where, Index n, Index m, const Eigen:
   }
 }
 
-/// The cost's own checks (finite, and above the resolution of epsilon > 0); any rows of it.
+/// The cost's rules, from its summary (every backend's: the CPU computes it in one pass over C,
+/// the GPU in one reduction on the device): finite, and epsilon above the cost's resolution.
+/// The plan is exp((f_i + g_j - C_ij) / epsilon), and the potentials carry rounding errors of
+/// about u max|C| (u = unit roundoff); once epsilon < u max|C| that noise exceeds 1 in the
+/// exponent, so no entry has a correct digit and, further down, exp overflows to Inf.
+template <class S>
+void require_cost_resolution(const char* where, bool cost_finite, S max_cost, const SinkhornOptions<S>& options) {
+  if (!cost_finite) fail(where, "cost matrix C contains NaN or Inf");
+  constexpr S u = std::numeric_limits<S>::epsilon();
+  if (max_cost * u > options.epsilon) {
+    std::ostringstream os;
+    os << "epsilon = " << options.epsilon << " is below the resolution of the cost (max|C| = " << max_cost
+       << " times the unit roundoff " << u << " of this scalar type): raise epsilon or rescale C"
+       << (std::is_same_v<S, float> ? ", or use double" : "");
+    fail(where, os.str());
+  }
+}
+
+/// The cost's own checks (require_cost_resolution) on a host cost; any rows of it.
 template <class S>
 void validate_sinkhorn_cost(const char* where, const Eigen::Ref<const Matrix<S>>& C, const SinkhornOptions<S>& options) {
-  // The plan is exp((f_i + g_j - C_ij) / epsilon), and the potentials carry rounding errors of
-  // about u max|C| (u = unit roundoff); once epsilon < u max|C| that noise exceeds 1 in the
-  // exponent, so no entry has a correct digit and, further down, exp overflows to Inf.
   // C_ij * (max * u / epsilon) overflows exactly when |C_ij| > epsilon / u, so one pass over C
-  // checks both this and finiteness; only the failure path looks again to say which.
+  // checks both rules; only the failure path looks again to say which.
   constexpr S u = std::numeric_limits<S>::epsilon();
   if (!all_finite(C, std::numeric_limits<S>::max() * (u / options.epsilon))) {
-    if (!all_finite(C)) fail(where, "cost matrix C contains NaN or Inf");
-    const S max_cost = C.cwiseAbs().maxCoeff();
-    if (max_cost * u > options.epsilon) {
-      std::ostringstream os;
-      os << "epsilon = " << options.epsilon << " is below the resolution of the cost (max|C| = " << max_cost
-         << " times the unit roundoff " << u << " of this scalar type): raise epsilon or rescale C"
-         << (std::is_same_v<S, float> ? ", or use double" : "");
-      fail(where, os.str());
-    }
+    const bool finite = all_finite(C);
+    require_cost_resolution(where, finite, finite ? S(C.cwiseAbs().maxCoeff()) : S(0), options);
   }
 }
 

@@ -38,6 +38,7 @@
 #include "protoot/detail/fast_exp.hpp"
 #include "protoot/detail/lane_reduce.hpp"
 #include "protoot/detail/openmp.hpp"
+#include "protoot/detail/sinkhorn_math.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/sinkhorn_options.hpp"
 #include "protoot/sinkhorn_result.hpp"
@@ -50,18 +51,13 @@ namespace protoot::detail {
 /// (a descheduled thread stalls every pass; measured 4 ms vs 20-900 ms for 300 x 200 x 20 its).
 constexpr Index kSinkhornParallelEntries = Index(1) << 20;
 
-/// The marginal an unbalanced optimum matches on one side: mass * exp(-potential / rho)
-/// (the KL penalty's gradient balance); the mass itself for a hard side (rho = +inf).
-template <class Scalar>
-Scalar relaxed_target(Scalar mass, Scalar potential, Scalar rho) {
-  if (std::isinf(rho) || mass == Scalar(0)) return mass;
-  return mass * std::exp(-potential / rho);
-}
-
-/// lambda = rho / (rho + eps), the damping of a relaxed side; 1 for a hard side.
-template <class Scalar>
-Scalar relaxation_exponent(Scalar rho, Scalar epsilon) {
-  return std::isinf(rho) ? Scalar(1) : rho / (rho + epsilon);
+/// A balanced problem's b, rescaled to a's mass (mass_a): the masses may differ by rounding
+/// (callers accept 1e-6 relative), which would otherwise put a floor under the marginal error.
+/// b itself when a side is relaxed. Every backend's solver starts from this target.
+template <class S>
+Vector<S> balanced_target(S mass_a, const Vector<S>& b, S rho_a, S rho_b) {
+  if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
+  return b * S(double(mass_a) / total_mass(b));  // in double: a float sum drifts with n
 }
 
 /// Hook for a solve whose cost rows are spread over processes (protoot/mpi/sinkhorn.hpp): `sum`
@@ -129,12 +125,6 @@ class SinkhornKernel {
     return 0;
 #endif
   }
-  /// A balanced problem's b, rescaled to a's mass: the masses may differ by rounding (callers
-  /// accept 1e-6 relative), which would otherwise put a floor under the marginal error.
-  static Vector<S> balanced_target(S mass_a, const Vector<S>& b, S rho_a, S rho_b) {
-    if (!std::isinf(rho_a) || !std::isinf(rho_b)) return b;
-    return b * S(double(mass_a) / total_mass(b));  // in double: a float sum drifts with n
-  }
   /// Sums over the rows of all processes (this process's value alone without shards).
   static S combined_sum(S value, const RowShards<S>* shards) {
     if (shards) shards->sum(&value, 1);
@@ -155,10 +145,7 @@ class SinkhornKernel {
   const S* cost_row(Index i) const { return C_.data() + i * C_.outerStride(); }
 
   /// Epsilon in force at iteration k (1-based): the geometric ramp, then the target.
-  S epsilon_at(int k) const {
-    if (!(opt_.epsilon_start > opt_.epsilon)) return opt_.epsilon;
-    return std::max(opt_.epsilon, opt_.epsilon_start * std::pow(opt_.epsilon_decay, S(k - 1)));
-  }
+  S epsilon_at(int k) const { return scheduled_epsilon(opt_, k); }
 
   /// Runs row_work(i, accumulator of i's block, thread's scratch row) over the rows in parallel
   /// and leaves the sum of the blocks' accumulators in column_sums_.
@@ -186,9 +173,15 @@ PROTOOT_OMP(for schedule(dynamic, 1) nowait)
     result_.marginal_error = error;
     if (k % opt_.check_every != 0 && k != opt_.max_iterations) return false;
     result_.error_history.push_back(error);
-    if (epsilon == opt_.epsilon && error <= opt_.tolerance) {
-      result_.status = SolverStatus::converged;
-      return true;
+    switch (check_iterate(error, epsilon, opt_.epsilon, opt_.tolerance)) {
+      case SinkhornCheck::numerical_error:
+        result_.status = SolverStatus::numerical_error;
+        return true;
+      case SinkhornCheck::converged:
+        result_.status = SolverStatus::converged;
+        return true;
+      case SinkhornCheck::go_on:
+        break;
     }
     if (opt_.callback && !opt_.callback(SinkhornProgress<S>{k, epsilon, error})) {
       result_.status = SolverStatus::interrupted;

@@ -1,4 +1,4 @@
-// protoot/cuda/sinkhorn_kernels.cuh — the device side of the Sinkhorn solvers.
+// protoot/cuda/detail/sinkhorn_kernels.cuh — the device side of the Sinkhorn solvers.
 //
 // One Sinkhorn half-step updates the potentials of one side from a reduction over the other:
 //   log form:     f_i <- lambda * eps * (log a_i - LSE_j (g_j - C_ij) / eps)
@@ -14,8 +14,9 @@
 
 #include <cuda_runtime.h>
 
-#include "protoot/cuda/reduction.cuh"
-#include "protoot/cuda/row_norms.cuh"
+#include "protoot/cuda/detail/reduction.cuh"
+#include "protoot/cuda/detail/row_norms.cuh"
+#include "protoot/detail/sinkhorn_math.hpp"
 
 namespace protoot::cuda {
 
@@ -65,8 +66,8 @@ struct HalfStep {
   S* error_terms;     ///< |marginal_i - weight_i|, see measure_next
   bool measure_next;  ///< error of (next, other) instead of (current, other)
   S eps, inv_eps, lambda;
-  S rho;              ///< KL weight of this side (infinity: hard constraint)
-  int* invalid;       ///< set to 1 when an update is non-finite (scaling underflow)
+  S rho;         ///< KL weight of this side (infinity: hard constraint)
+  int* invalid;  ///< set to 1 when an update is non-finite (scaling underflow)
 };
 
 template <class Form, class S>
@@ -75,9 +76,7 @@ __device__ void finish_entry(const HalfStep<S>& step, long long i, S reduced) {
   const S updated = Form::update(weight, reduced, step.eps, step.lambda);
   step.next[i] = updated;
   const S measured = step.measure_next ? updated : step.current[i];
-  // a relaxed side's optimum matches weight * exp(-potential / rho), not the weight itself
-  const S target = isinf(step.rho) || weight == S(0) ? weight
-                                                     : weight * exp(-Form::potential(measured, step.eps) / step.rho);
+  const S target = protoot::detail::relaxed_target(weight, Form::potential(measured, step.eps), step.rho);
   step.error_terms[i] = fabs(Form::marginal(measured, reduced, step.inv_eps) - target);
   if (!Form::valid(updated, weight)) *step.invalid = 1;
 }
@@ -93,7 +92,8 @@ __global__ void stored_row_step(const S* __restrict__ matrix, int n, int m, Half
   typename Form::Accumulator acc;
   int j = lane;
   for (; j + 3 * warp_size < m; j += 4 * warp_size) {
-    const S e0 = entries[j], e1 = entries[j + warp_size], e2 = entries[j + 2 * warp_size], e3 = entries[j + 3 * warp_size];
+    const S e0 = entries[j], e1 = entries[j + warp_size], e2 = entries[j + 2 * warp_size],
+            e3 = entries[j + 3 * warp_size];
     acc.add(Form::term(other[j], e0, step.inv_eps));
     acc.add(Form::term(other[j + warp_size], e1, step.inv_eps));
     acc.add(Form::term(other[j + 2 * warp_size], e2, step.inv_eps));
@@ -240,12 +240,33 @@ __global__ void form_entries(const S* cost, long long count, S inv_eps, S* entri
     entries[e] = Form::entry(cost[e], inv_eps);
 }
 
-/// Sets *flag when any of the `count` values is NaN or Inf (grid-stride).
+/// max over non-negative values through their bits (IEEE order = integer order for x >= 0).
+__device__ inline void atomic_max_non_negative(float* address, float value) {
+  atomicMax(reinterpret_cast<unsigned int*>(address), __float_as_uint(value));
+}
+__device__ inline void atomic_max_non_negative(double* address, double value) {
+  atomicMax(reinterpret_cast<unsigned long long*>(address),
+            static_cast<unsigned long long>(__double_as_longlong(value)));
+}
+
+/// summary[0] = max |value| over the finite values, summary[1] = 1 when one is NaN or Inf;
+/// both zeroed before. Grid-stride, one atomic per warp.
 template <class S>
-__global__ void flag_non_finite(const S* values, long long count, int* flag) {
+__global__ void cost_summary(const S* values, long long count, S* summary) {
+  S largest = 0;
+  bool finite = true;
   for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
-       e += static_cast<long long>(gridDim.x) * blockDim.x)
-    if (!isfinite(values[e])) *flag = 1;
+       e += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const S value = values[e];
+    if (isfinite(value))
+      largest = fmax(largest, fabs(value));
+    else
+      finite = false;
+  }
+  for (int offset = warp_size / 2; offset > 0; offset /= 2)
+    largest = fmax(largest, __shfl_xor_sync(0xffffffffu, largest, offset));
+  if (!finite) summary[1] = S(1);
+  if (threadIdx.x % warp_size == 0) atomic_max_non_negative(summary, largest);
 }
 
 /// Scalings -> potentials (f = eps log u) in place.
@@ -265,8 +286,8 @@ __global__ void power_in_place(S* values, int count, S power) {
 /// Rows [first_row, first_row + rows) of plan = exp((f_i + g_j - C_ij) / eps), one warp per row;
 /// `plan` (rows x m, may be null) receives them and cost_terms[i] = sum_j P_ij C_ij.
 template <class S, class Cost>
-__global__ void plan_rows(Cost cost, long long first_row, int rows, int m, const S* f, const S* g, S inv_eps,
-                          S* plan, S* cost_terms) {
+__global__ void plan_rows(Cost cost, long long first_row, int rows, int m, const S* f, const S* g, S inv_eps, S* plan,
+                          S* cost_terms) {
   const int lane = threadIdx.x % warp_size;
   const long long local = static_cast<long long>(blockIdx.x) * (blockDim.x / warp_size) + threadIdx.x / warp_size;
   if (local >= rows) return;

@@ -1,4 +1,4 @@
-// protoot/cuda/row_norms.cuh — per-row norm terms of a row-major matrix on the device, the
+// protoot/cuda/detail/row_norms.cuh — per-row norm terms of a row-major matrix on the device, the
 // O(n d) preprocessing shared by the point-cloud cost, cosine retrieval, K-means and the losses
 // (it doubles as their check for non-finite data).
 #pragma once
@@ -53,16 +53,14 @@ template <class S>
 void require_finite_rows(const DeviceMatrix<S>& x, const char* where, const char* name, DeviceBuffer<S>& norms,
                          NormTerm term) {
   if (x.rows() == 0) return;
-  DeviceBuffer<int> invalid(1, "a flag");
-  int flag = 0;
-  invalid.upload(&flag, 1);
+  int* invalid = cleared_flag();
   const int count = static_cast<int>(x.rows());
-  row_norm_terms<<<(count + 255) / 256, 256>>>(x.data(), count, static_cast<int>(x.cols()), term, norms.data(),
-                                               invalid.data());
+  row_norm_terms<<<(count + 255) / 256, 256, 0, cuda::detail::stream()>>>(x.data(), count, static_cast<int>(x.cols()),
+                                                                          term, norms.data(), invalid);
   PROTOOT_CUDA_CHECK_LAUNCH(row_norm_terms);
-  invalid.download(&flag, 1);
-  if (flag)
-    fail(where, std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
+  if (to_host_value(invalid))
+    fail(where,
+         std::string(name) + (term == NormTerm::inverse ? " has a zero or non-finite row" : " contains NaN or Inf"));
 }
 
 }  // namespace protoot::cuda::detail

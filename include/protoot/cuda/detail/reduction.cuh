@@ -1,4 +1,4 @@
-// protoot/cuda/reduction.cuh — the streaming accumulators the kernels reduce with.
+// protoot/cuda/detail/reduction.cuh — the streaming accumulators the kernels reduce with.
 //
 // A Sinkhorn pass is a reduction over one axis of the cost with either log-sum-exp (log form)
 // or a plain sum (scaling form). Both are written as mergeable accumulators, so the same

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""How much cross-domain signal a labelled pair offers in its raw features (docs/results.md).
+
+Prints, in raw and per-domain centred features (cosine): cross-domain 1-nearest-neighbour label
+accuracy in both directions, the within-domain 1-NN accuracy of A, and how many classes an
+oracle matching of the true class centroids (Hungarian, cosine cost) gets right. With
+--image-shape HxW it also prints the cross-domain 1-NN accuracy after cropping every image to
+its ink bounding box and stretching it back to H x W: a large gain says the domains differ in
+geometry (size, aspect), which image views can teach the head to ignore.
+
+  /usr/bin/python3 examples/data/diagnose_pair.py out/pairs/collections/collections --image-shape 8x8
+"""
+import argparse
+
+import numpy as np
+from scipy.ndimage import zoom
+from scipy.optimize import linear_sum_assignment
+
+
+def unit_rows(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def cross_nn(a, b, la, lb):
+    s = unit_rows(a) @ unit_rows(b).T
+    return (lb[s.argmax(1)] == la).mean(), (la[s.argmax(0)] == lb).mean()
+
+
+def bounding_box_images(x, h, w, threshold=0.1):
+    out = np.empty_like(x)
+    for i, row in enumerate(x):
+        image = row.reshape(h, w)
+        ink = image > threshold * image.max()
+        r, c = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+        crop = image[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
+        out[i] = zoom(crop, (h / crop.shape[0], w / crop.shape[1]), order=1)[:h, :w].ravel()
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("prefix", help="PREFIX of PREFIX_a.npy, PREFIX_b.npy, PREFIX_labels_a.npy, PREFIX_labels_b.npy")
+    p.add_argument("--image-shape", help="HxW, when the features are single-channel images")
+    args = p.parse_args()
+    a, b = (np.load(f"{args.prefix}_{s}.npy").astype(np.float64) for s in "ab")
+    la, lb = (np.load(f"{args.prefix}_labels_{s}.npy") for s in "ab")
+    classes = np.intersect1d(la, lb)
+    for name, (xa, xb) in {"raw": (a, b), "centred": (a - a.mean(0), b - b.mean(0))}.items():
+        s_aa = unit_rows(xa) @ unit_rows(xa).T
+        np.fill_diagonal(s_aa, -np.inf)
+        ca = unit_rows(np.stack([xa[la == c].mean(0) for c in classes]))
+        cb = unit_rows(np.stack([xb[lb == c].mean(0) for c in classes]))
+        _, match = linear_sum_assignment(1 - ca @ cb.T)
+        print(f"{name:8s} cross 1-NN A->B {cross_nn(xa, xb, la, lb)[0]:.2f}  B->A {cross_nn(xa, xb, la, lb)[1]:.2f}  "
+              f"within-A 1-NN {(la[s_aa.argmax(1)] == la).mean():.2f}  "
+              f"oracle centroid matching {(match == np.arange(len(classes))).sum()}/{len(classes)} classes")
+    if args.image_shape:
+        h, w = (int(v) for v in args.image_shape.split("x"))
+        ab, bb = bounding_box_images(a, h, w), bounding_box_images(b, h, w)
+        print("bounding-box images: cross 1-NN A->B %.2f  B->A %.2f" % cross_nn(ab, bb, la, lb))
+
+
+if __name__ == "__main__":
+    main()
