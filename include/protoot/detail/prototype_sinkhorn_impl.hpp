@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "protoot/costs.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/sinkhorn.hpp"
@@ -13,6 +14,7 @@
 #include "protoot/types.hpp"
 
 namespace protoot {
+
 template <class DZ, class DP>
 Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P,
                                            bool normalise_similarity_rows) {
@@ -21,17 +23,8 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   constexpr const char* where = "prototype_cost";
   detail::require_feature_pair(Z, P, where, "features Z", "prototypes P",
                                "prototypes P must have the feature dimension d of Z");
-  // Unit rows first, each scaled by its largest entry (normalise_direction): norms of rows near
-  // 1e200 would overflow and make every cost 1.
-  const auto unit_rows = [&](const auto& X, const char* what) {
-    Matrix<S> U = X;
-    for (Index i = 0; i < U.rows(); ++i) {
-      auto row = U.row(i);
-      detail::require(detail::normalise_direction(row) > S(0), where, std::string(what) + " have a zero row (cosine undefined)");
-    }
-    return U;
-  };
-  Matrix<S> similarity = unit_rows(Z, "features Z") * unit_rows(P, "prototypes P").transpose();
+  Matrix<S> similarity =
+      detail::unit_rows(Z, where, "features Z") * detail::unit_rows(P, where, "prototypes P").transpose();
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)
@@ -93,7 +86,7 @@ PrototypeSinkhornResult<S> prototype_result(SinkhornResult<S>&& solved) {
 }  // namespace detail
 
 template <class DC, class DW>
-PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
+PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_on_cost(
     const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DW>& w,
     const SinkhornOptions<typename DC::Scalar>& options,
     typename DC::Scalar rho,
@@ -112,7 +105,7 @@ PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn(
     const SinkhornOptions<typename DZ::Scalar>& options,
     typename DZ::Scalar rho,
     const Vector<typename DZ::Scalar>& sample_marginal) {
-  return prototype_sinkhorn_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
+  return prototype_sinkhorn_on_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
 }
 
 template <class DZ, class DP, class DW>
@@ -120,7 +113,7 @@ PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn_released(
     const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P, const Eigen::MatrixBase<DW>& w,
     typename DZ::Scalar rho) {
   using S = typename DZ::Scalar;
-  return prototype_sinkhorn_cost(prototype_cost(Z, P, true), w, released_prototype_sinkhorn_options<S>(), rho);
+  return prototype_sinkhorn_on_cost(prototype_cost(Z, P, true), w, released_prototype_sinkhorn_options<S>(), rho);
 }
 
 }  // namespace protoot
