@@ -25,7 +25,7 @@ Features unit_gaussian(Index rows, Index cols, unsigned seed) {
   std::normal_distribution<float> normal;
   Features x(rows, cols);
   for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
-  return protoot::l2_normalize_rows(x);
+  return protoot::l2_normalise_rows(x);
 }
 
 /// Features of PROTOOT_BENCH_INPUT's <name>.bin when given, else unit Gaussian rows of this seed.
@@ -59,14 +59,14 @@ void set_counters(benchmark::State& state, double loss = 0) {
   state.counters["loss"] = loss;
 }
 
-void BM_l2_normalize(benchmark::State& state) {
+void BM_l2_normalise(benchmark::State& state) {
   const Inputs& in = inputs();
   const Features grad_y = in.k;
   for (auto _ : state) {
     protoot::Vector<float> norms;
-    Features y = protoot::l2_normalize_rows(in.raw, &norms);
+    Features y = protoot::l2_normalise_rows(in.raw, &norms);
     if (state.range(0)) {
-      Features dx = protoot::l2_normalize_rows_backward(y, norms, grad_y);
+      Features dx = protoot::l2_normalise_rows_backward(y, norms, grad_y);
       benchmark::DoNotOptimize(dx.data());
     }
     benchmark::DoNotOptimize(y.data());
@@ -87,11 +87,11 @@ void BM_info_nce_bank(benchmark::State& state) {  // MoCo form: one positive key
 
 void BM_info_nce_two_views(benchmark::State& state) {  // in-batch negatives
   const Inputs& in = inputs();
-  Features ga, gb;
+  protoot::TwoViewGradients<float> g;
   const bool backward = state.range(0) != 0;
   float loss = 0;
   for (auto _ : state) {
-    loss = protoot::info_nce_two_views(in.q, in.k, kTau, backward ? &ga : nullptr, backward ? &gb : nullptr);
+    loss = protoot::info_nce_two_views(in.q, in.k, kTau, backward ? &g : nullptr);
     benchmark::DoNotOptimize(loss);
   }
   set_counters(state, loss);
@@ -131,7 +131,7 @@ void BM_neighbour_contrast(benchmark::State& state) {  // k = 5 cosine neighbour
 }  // namespace
 
 // Arg 0: forward only; 1: forward + backward.
-BENCHMARK(BM_l2_normalize)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_l2_normalise)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_info_nce_bank)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_info_nce_two_views)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_prototype_contrast)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

@@ -27,15 +27,15 @@ using protoot::bench::gaussian_rows;
 
 void BM_InfoNce(benchmark::State& state) {
   const Index n = state.range(0), m = state.range(1);
-  const Rows q = protoot::l2_normalize_rows(gaussian_rows(n, 128, 1)), k = protoot::l2_normalize_rows(gaussian_rows(n, 128, 2)),
-             bank = protoot::l2_normalize_rows(gaussian_rows(m, 128, 3));
+  const Rows q = protoot::l2_normalise_rows(gaussian_rows(n, 128, 1)), k = protoot::l2_normalise_rows(gaussian_rows(n, 128, 2)),
+             bank = protoot::l2_normalise_rows(gaussian_rows(m, 128, 3));
   protoot::InfoNceGradients<float> g;
   for (auto _ : state) benchmark::DoNotOptimize(protoot::info_nce(q, k, bank, 0.2f, nullptr, &g));
 }
 
 void BM_PrototypeContrast(benchmark::State& state) {
   const Index n = state.range(0), K = state.range(1);
-  const Rows z = protoot::l2_normalize_rows(gaussian_rows(n, 128, 1)), c = protoot::l2_normalize_rows(gaussian_rows(K, 128, 2));
+  const Rows z = protoot::l2_normalise_rows(gaussian_rows(n, 128, 1)), c = protoot::l2_normalise_rows(gaussian_rows(K, 128, 2));
   const protoot::IndexVector match = protoot::IndexVector::LinSpaced(n, 0, n - 1).unaryExpr([K](Index i) { return i % K; });
   protoot::PrototypeGradients<float> g;
   for (auto _ : state) benchmark::DoNotOptimize(protoot::prototype_contrast(z, c, match, 0.2f, &g));

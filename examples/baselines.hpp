@@ -7,7 +7,7 @@
 
 #include "protoot/domain_adaptation.hpp"
 #include "protoot/kmeans.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot::examples {
@@ -73,7 +73,7 @@ DirectionalFeatures<S> cluster_match_features(const Matrix<S>& a, const Matrix<S
   const PrototypeMatching<S> m = match_prototypes(ka.centroids, ka.proportions, kb.centroids, kb.proportions);
   const auto encode = [k](const Matrix<S>& x, const IndexVector& cluster) {
     Matrix<S> e = Matrix<S>::Zero(x.rows(), k + x.cols());
-    e.rightCols(x.cols()) = l2_normalize_rows(x);
+    e.rightCols(x.cols()) = l2_normalise_rows(x);
     for (Index i = 0; i < x.rows(); ++i) e(i, cluster(i)) = S(3);
     return Matrix<S>(e / S(2));
   };

@@ -17,10 +17,11 @@ int main() {
   protoot::SinkhornOptions<double> options;
   options.epsilon = 0.01;  // entropic regularisation, in the units of C
   const auto result = protoot::sinkhorn(C, a, b, options);
+  const bool converged = result.status == protoot::SolverStatus::converged;
 
   std::cout << "transport plan:\n" << result.plan << "\n"
             << "transport cost <P, C>: " << result.transport_cost << "\n"
             << "marginal error:        " << result.marginal_error << " (L1, both sides)\n"
-            << "iterations:            " << result.iterations << (result.converged ? " (converged)" : "") << "\n";
-  return result.converged ? 0 : 1;
+            << "iterations:            " << result.iterations << (converged ? " (converged)" : "") << "\n";
+  return converged ? 0 : 1;
 }

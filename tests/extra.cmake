@@ -16,6 +16,7 @@ set_tests_properties(install_consumer PROPERTIES LABELS "slow;install" TIMEOUT 6
 # Every ```cpp block of README.md and docs/*.md compiles and runs, so the docs cannot rot.
 include(${CMAKE_CURRENT_LIST_DIR}/docs_snippets.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/compare_harness.cmake)  # benchmarks/compare.py --quick
+include(${CMAKE_CURRENT_LIST_DIR}/warnings/warnings.cmake)  # headers compile warning-free, -Werror
 
 # protoot-retrieve and protoot-train-head end to end: need the example programs.
 if(PROTOOT_BUILD_EXAMPLES)

@@ -100,7 +100,7 @@ TEMPLATE_TEST_CASE("sinkhorn_transport: plan and barycentric maps equal POT Sink
   options.sinkhorn.tolerance = is_double<S>() ? S(1e-13) : S(1e-5);
   options.sinkhorn.max_iterations = 100000;
   const auto result = sinkhorn_transport(Xs, Xt, options);
-  CHECK(result.status == SinkhornStatus::converged);
+  CHECK(result.status == SolverStatus::converged);
   const double tolerance = is_double<S>() ? 1e-8 : 1e-3;
   CHECK(max_relative_error(result.plan, read_raw(dir + "/plan.bin", ns, nt)) <= tolerance);
   CHECK(max_relative_error(result.source_mapped, read_raw(dir + "/source_mapped.bin", ns, d)) <= tolerance);
@@ -124,8 +124,8 @@ TEMPLATE_TEST_CASE("sinkhorn_transport: normalise_cost_by_max equals the raw cos
   raw.sinkhorn.epsilon = S(0.1 * max_cost);
   const auto a = sinkhorn_transport(Xs, Xt, normalised);
   const auto b = sinkhorn_transport(Xs, Xt, raw);
-  CHECK(a.status == SinkhornStatus::converged);
-  CHECK(b.status == SinkhornStatus::converged);
+  CHECK(a.status == SolverStatus::converged);
+  CHECK(b.status == SolverStatus::converged);
   CHECK(max_relative_error(b.plan, a.plan.template cast<double>()) <= (is_double<S>() ? 1e-9 : 1e-3));
 }
 
@@ -166,7 +166,7 @@ TEMPLATE_TEST_CASE("match_prototypes: a permuted, rescaled copy is matched back 
     pb(j) = pa(perm[j]);
   }
   const auto matching = match_prototypes(Ca, pa, Cb, pb);
-  CHECK(matching.status == SinkhornStatus::converged);
+  CHECK(matching.status == SolverStatus::converged);
   for (Index j = 0; j < K; ++j) {
     CHECK(matching.b_to_a(j) == perm[j]);
     CHECK(matching.a_to_b(perm[j]) == j);

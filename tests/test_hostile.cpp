@@ -98,7 +98,7 @@ TEST_CASE("float prototype Sinkhorn accepts ordinary data at n = 50,000", "[host
   options.epsilon = 0.05f;
   options.max_iterations = 50;
   PrototypeSinkhornResult<float> result;
-  REQUIRE_NOTHROW(result = prototype_sinkhorn_cost(C, w, options));
+  REQUIRE_NOTHROW(result = prototype_sinkhorn_on_cost(C, w, options));
   CHECK(all_finite(result.plan));
   CHECK(std::abs(result.plan.template cast<double>().sum() - 1.0) < 1e-4);
 
@@ -248,21 +248,21 @@ TEMPLATE_TEST_CASE("info_nce results do not depend on the thread count", "[hosti
   CHECK(std::memcmp(&one, &two, sizeof(S)) == 0);
 }
 
-TEST_CASE("l2_normalize_rows_backward rejects non-finite input", "[hostile][losses]") {
+TEST_CASE("l2_normalise_rows_backward rejects non-finite input", "[hostile][losses]") {
   const Matrix<double> x = uniform_matrix<double>(3, 4, 15);
   Vector<double> norms;
-  const Matrix<double> y = l2_normalize_rows(x, &norms);
+  const Matrix<double> y = l2_normalise_rows(x, &norms);
   Matrix<double> g = uniform_matrix<double>(3, 4, 16);
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
   Matrix<double> bad = g;
   bad(1, 2) = nan;
-  CHECK_THROWS_AS(l2_normalize_rows_backward(y, norms, bad), std::invalid_argument);
+  CHECK_THROWS_AS(l2_normalise_rows_backward(y, norms, bad), std::invalid_argument);
   bad = y;
   bad(0, 0) = inf;
-  CHECK_THROWS_AS(l2_normalize_rows_backward(bad, norms, g), std::invalid_argument);
+  CHECK_THROWS_AS(l2_normalise_rows_backward(bad, norms, g), std::invalid_argument);
   Vector<double> bad_norms = norms;
   bad_norms(2) = inf;
-  CHECK_THROWS_AS(l2_normalize_rows_backward(y, bad_norms, g), std::invalid_argument);
+  CHECK_THROWS_AS(l2_normalise_rows_backward(y, bad_norms, g), std::invalid_argument);
 }
 
 TEST_CASE("make_two_domain rejects non-finite parameters", "[hostile][synthetic]") {
@@ -339,8 +339,8 @@ TEMPLATE_TEST_CASE("cosine geometry survives rows near the overflow limit", "[ho
     const Matrix<S> got = prototype_cost((Z * scale).eval(), (P * scale).eval());
     CHECK((got - expected).cwiseAbs().maxCoeff() <= 16 * std::numeric_limits<S>::epsilon());
     Vector<S> norms;
-    const Matrix<S> unit = l2_normalize_rows((Z * scale).eval(), &norms);
-    CHECK((unit - l2_normalize_rows(Z)).cwiseAbs().maxCoeff() <= 8 * std::numeric_limits<S>::epsilon());
+    const Matrix<S> unit = l2_normalise_rows((Z * scale).eval(), &norms);
+    CHECK((unit - l2_normalise_rows(Z)).cwiseAbs().maxCoeff() <= 8 * std::numeric_limits<S>::epsilon());
   }
   KMeansOptions<S> o;
   o.spherical = true;
@@ -378,7 +378,7 @@ TEMPLATE_TEST_CASE("kmeans results do not depend on the thread count", "[hostile
 
 TEMPLATE_TEST_CASE("ot_target_loss accepts plans of any scale", "[hostile][losses]", float, double) {
   using S = TestType;
-  const Matrix<S> Z = l2_normalize_rows(uniform_matrix<S>(6, 4, 23)), P = l2_normalize_rows(uniform_matrix<S>(3, 4, 24));
+  const Matrix<S> Z = l2_normalise_rows(uniform_matrix<S>(6, 4, 23)), P = l2_normalise_rows(uniform_matrix<S>(3, 4, 24));
   const Matrix<S> plan = uniform_matrix<S>(6, 3, 25);
   const S expected = ot_target_loss(Z, P, plan, S(0.1));
   const S max = std::numeric_limits<S>::max(), denormal = std::numeric_limits<S>::denorm_min();
@@ -489,7 +489,7 @@ TEMPLATE_TEST_CASE("property sweep: hostile matrices through every entry point",
   const auto finite_scalar = [](const auto& v) { return std::isfinite(double(v)); };
   for (const auto& [name, x] : hostile_matrices<S>(rows, cols)) {
     const std::string tag = name + " (" + std::to_string(x.rows()) + " x " + std::to_string(x.cols()) + ")";
-    expect_contract("l2_normalize_rows " + tag, [&] { return l2_normalize_rows(x); }, finite_matrix);
+    expect_contract("l2_normalise_rows " + tag, [&] { return l2_normalise_rows(x); }, finite_matrix);
     expect_contract("cosine_topk " + tag, [&] { return cosine_topk(x, ok, 2).scores; }, finite_matrix);
     expect_contract("cosine_topk gallery " + tag, [&] {
       const TopK<S> t = cosine_topk(ok, x, 2);

@@ -97,7 +97,7 @@ TEMPLATE_TEST_CASE("kmeans: inertia within 1% of scikit-learn and faiss", "[peer
   INFO("protoot " << result.inertia << " sklearn " << peers(0, 0) << " faiss " << peers(1, 0));
   CHECK(std::abs(double(result.inertia) / peers(0, 0) - 1) <= 0.01);
   CHECK(std::abs(double(result.inertia) / peers(1, 0) - 1) <= 0.01);
-  CHECK(result.converged);
+  CHECK(result.status == SolverStatus::converged);
   CHECK(result.proportions.sum() == Approx(1).epsilon(1e-6));
   // Restarts keep the best: never worse than the first restart alone (same seed).
   options.n_init = 1;
@@ -137,7 +137,7 @@ TEMPLATE_TEST_CASE("kmeans: warm start keeps prototype identities", "[kmeans]", 
   KMeansOptions<S> options;
   options.seed = 4;
   const auto fresh = kmeans(X, 4, options);
-  REQUIRE(fresh.converged);
+  REQUIRE(fresh.status == SolverStatus::converged);
 
   SECTION("0 iterations only assigns: labels and proportions of the given prototypes") {
     KMeansOptions<S> assign_only;
@@ -158,7 +158,7 @@ TEMPLATE_TEST_CASE("kmeans: warm start keeps prototype identities", "[kmeans]", 
     const Eigen::Vector4i order(2, 0, 3, 1);
     warm.initial_centroids = fresh.centroids(order, Eigen::all);
     const auto result = kmeans(X, 4, warm);
-    CHECK(result.converged);
+    CHECK(result.status == SolverStatus::converged);
     CHECK(result.iterations == 1);
     for (Index j = 0; j < 4; ++j) {
       CHECK((result.centroids.row(j) - fresh.centroids.row(order(j))).cwiseAbs().maxCoeff() <= precision<S>());
@@ -175,6 +175,15 @@ TEMPLATE_TEST_CASE("kmeans: warm start keeps prototype identities", "[kmeans]", 
     const auto result = kmeans(X, 4, stop);
     CHECK(result.iterations == 2);
     CHECK(result.inertia_history.size() == 2);
+    CHECK(result.status == SolverStatus::interrupted);  // not mistaken for a spent budget
+  }
+  SECTION("a spent iteration budget is reported as such") {
+    KMeansOptions<S> short_run;
+    short_run.max_iterations = 1;
+    short_run.tolerance = S(0);  // only stable labels stop it, which one iteration cannot show
+    const auto result = kmeans(X, 4, short_run);
+    CHECK(result.iterations == 1);
+    CHECK(result.status == SolverStatus::max_iterations);
   }
 }
 

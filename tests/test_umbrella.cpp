@@ -18,7 +18,7 @@ TEST_CASE("the umbrella header exposes every CPU entry point", "[umbrella]") {
   const Eigen::VectorXd a = Eigen::VectorXd::Constant(30, 1.0 / 30);
   const protoot::Matrix<double> C = protoot::prototype_cost(data.a, data.b);
   const auto plan = protoot::sinkhorn(C, a, a, sinkhorn_options);
-  CHECK(plan.status == protoot::SinkhornStatus::converged);
+  CHECK(plan.status == protoot::SolverStatus::converged);
   CHECK(protoot::sinkhorn_batch(C, {a}, {a}, sinkhorn_options).size() == 1);
 
   const auto clusters = protoot::kmeans(data.a, 3);
@@ -32,6 +32,6 @@ TEST_CASE("the umbrella header exposes every CPU entry point", "[umbrella]") {
   CHECK(scores.precision.size() == 1);
   CHECK(std::isfinite(protoot::info_nce_two_views(data.a, data.b, 0.5)));
   CHECK(protoot::assign_to_nearest_prototype(data.b, clusters.centroids).size() == 30);
-  CHECK(protoot::l2_normalize_rows(data.a).rows() == 30);
+  CHECK(protoot::l2_normalise_rows(data.a).rows() == 30);
   CHECK(protoot::io::NpyDtype::float64 != protoot::io::NpyDtype::float32);
 }

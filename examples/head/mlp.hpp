@@ -11,7 +11,7 @@
 
 #include <Eigen/Core>
 
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/types.hpp"
 #include "protoot/detail/validation.hpp"
 
@@ -61,7 +61,7 @@ class MlpHead {
     Matrix<S> raw = hidden * cw2();
     raw.rowwise() += cb2().transpose();
     Vector<S> norms;
-    Matrix<S> y = l2_normalize_rows(raw, &norms);
+    Matrix<S> y = l2_normalise_rows(raw, &norms);
     if (cache) {
       cache->input = x;
       cache->pre = std::move(pre);
@@ -77,7 +77,7 @@ class MlpHead {
   Matrix<S> backward(const MlpCache<S>& cache, const Matrix<S>& grad_y, Vector<S>& grad) const {
     if (grad.size() == 0) grad.setZero(params_.size());
     detail::require_size(grad.size(), params_.size(), "MlpHead::backward", "gradient size");
-    const Matrix<S> d_raw = l2_normalize_rows_backward(cache.output, cache.norms, grad_y);
+    const Matrix<S> d_raw = l2_normalise_rows_backward(cache.output, cache.norms, grad_y);
     Slices g = slices(grad.data());
     g.w2 += cache.hidden.transpose() * d_raw;
     g.b2 += d_raw.colwise().sum().transpose();

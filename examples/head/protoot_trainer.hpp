@@ -37,7 +37,7 @@
 #include "optimizer.hpp"
 #include "protoot/contrastive.hpp"
 #include "protoot/domain_adaptation.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/prototype_targets.hpp"
 #include "protoot/types.hpp"
 
@@ -411,12 +411,12 @@ double add_normalised_cross_info_nce(const Matrix<S>& q, const Matrix<S>& protot
                                      Matrix<S>& grad_q) {
   const Matrix<S> similarity = q * prototypes.transpose();
   Vector<S> norms;
-  const Matrix<S> normalised = l2_normalize_rows(similarity, &norms);
+  const Matrix<S> normalised = l2_normalise_rows(similarity, &norms);
   Vector<S> positive(q.rows());
   for (Index i = 0; i < q.rows(); ++i) positive(i) = similarity(i, match(i));
   InfoNceLogitGradients<S> g;
   const S loss = info_nce_logits(positive, normalised, tau, &match, &g);
-  Matrix<S> grad_similarity = l2_normalize_rows_backward(normalised, norms, g.negatives);
+  Matrix<S> grad_similarity = l2_normalise_rows_backward(normalised, norms, g.negatives);
   for (Index i = 0; i < q.rows(); ++i) grad_similarity(i, match(i)) += g.positive(i);
   grad_q += grad_similarity * prototypes;
   return double(loss);

@@ -55,7 +55,7 @@ struct SinkhornTransportResult {
   Matrix<S> plan;           ///< ns x nt coupling, marginals 1/ns and 1/nt
   Matrix<S> source_mapped;  ///< ns x d: barycentric images of the source rows in the target domain
   Matrix<S> target_mapped;  ///< nt x d: barycentric images of the target rows in the source domain
-  SinkhornStatus status = SinkhornStatus::max_iterations;
+  SolverStatus status = SolverStatus::max_iterations;
   int iterations = 0;
   S marginal_error = S(0);  ///< L1 marginal violation of `plan`
   S transport_cost = S(0);  ///< <plan, M> with M the cost actually solved (normalised if asked)
@@ -87,7 +87,7 @@ struct PrototypeMatching {
   IndexVector a_to_b;   ///< Ka: a_to_b(i) = argmax_j plan(i, j)
   IndexVector b_to_a;   ///< Kb: b_to_a(j) = argmax_i plan(i, j)
   S cost = S(0);        ///< <plan, C>
-  SinkhornStatus status = SinkhornStatus::max_iterations;
+  SolverStatus status = SolverStatus::max_iterations;
 };
 
 /// Matches two prototype sets by optimal transport with their proportions as marginals:
@@ -102,7 +102,7 @@ PrototypeMatching<typename DA::Scalar> match_prototypes(const Eigen::MatrixBase<
                                                         const Vector<typename DA::Scalar>& pa,
                                                         const Eigen::MatrixBase<DB>& Cb,
                                                         const Vector<typename DA::Scalar>& pb,
-                                                        typename DA::Scalar epsilon = 1e-3);
+                                                        typename DA::Scalar epsilon = typename DA::Scalar(1e-3));
 
 }  // namespace protoot
 

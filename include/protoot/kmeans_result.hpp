@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "protoot/solver_status.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
@@ -15,7 +16,8 @@ struct KMeansResult {
   Vector<Scalar> proportions;        ///< k, weight share of each cluster (sizes / n unweighted); sums to 1
   Scalar inertia = Scalar(0);        ///< sum_i w_i d(x_i, c_label(i)) for the returned centroids
   int iterations = 0;                ///< Lloyd iterations of the winning restart
-  bool converged = false;            ///< labels stable or shift below tolerance before max_iterations
+  SolverStatus status = SolverStatus::max_iterations;  ///< winning restart's: converged, max_iterations
+                                                      ///< or interrupted (callback returned false)
   int restart = 0;                   ///< which restart won
   std::vector<Scalar> inertia_history;  ///< inertia at the start of each iteration (winning restart)
 };

@@ -1,4 +1,4 @@
-// protoot/protoot.hpp — the whole CPU library in one include: Sinkhorn (single and batched),
+// protoot/protoot.hpp — the whole CPU library in one include: ground costs, Sinkhorn (single and batched),
 // prototype OT and targets, K-means, top-k retrieval and its metrics, the contrastive losses,
 // domain-adaptation baselines, .npy I/O and the synthetic two-domain data set.
 //
@@ -7,10 +7,11 @@
 #pragma once
 
 #include "protoot/contrastive.hpp"
+#include "protoot/costs.hpp"
 #include "protoot/domain_adaptation.hpp"
 #include "protoot/io/npy.hpp"
 #include "protoot/kmeans.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/prototype_targets.hpp"
 #include "protoot/retrieval.hpp"

@@ -41,13 +41,13 @@ SinkhornOptions<Scalar> released_prototype_sinkhorn_options();
 /// every sample is fully assigned. O(n k) per iteration. Throws std::invalid_argument on bad
 /// shapes, w or a not a distribution, rho <= 0, non-finite cost and the Sinkhorn checks.
 template <class DC, class DW>
-PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
+PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_on_cost(
     const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DW>& w,
     const SinkhornOptions<typename DC::Scalar>& options,
     typename DC::Scalar rho = std::numeric_limits<typename DC::Scalar>::infinity(),
     const Vector<typename DC::Scalar>& sample_marginal = {});
 
-/// Prototype-constrained Sinkhorn on features: prototype_sinkhorn_cost(prototype_cost(Z, P),
+/// Prototype-constrained Sinkhorn on features: prototype_sinkhorn_on_cost(prototype_cost(Z, P),
 /// w, options, rho, sample_marginal), i.e. cost 1 - cos(z_i, p_j) with Z (n x d) and P (k x d)
 /// normalised internally. Typical use (docs/method.md section 1): P and w = the K-means centroids and
 /// proportions of Z's domain (rho = inf), or of the other domain (finite rho: that domain's

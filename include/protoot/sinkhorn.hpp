@@ -26,6 +26,17 @@ SinkhornResult<typename DC::Scalar> sinkhorn(const Eigen::MatrixBase<DC>& C, con
                                              const Eigen::MatrixBase<DB>& b,
                                              const SinkhornOptions<typename DC::Scalar>& options);
 
+/// The entropic OT loss <P, C> of sinkhorn(C, a, b, options)'s plan P without storing P
+/// (= POT 0.8.2 `ot.sinkhorn2(a, b, C, reg=epsilon)`, which also returns <P, C> without the
+/// entropy term; the GPU's counterpart is cuda::PlanOutput::none). The final pass sums the cost
+/// row by row, so memory is O(n + m) beyond C instead of the plan's O(n m). Returns sinkhorn()'s
+/// result with `plan` left empty: the loss is `transport_cost`, and `status` and the marginal
+/// errors say whether to trust it. Contract, time and errors as sinkhorn().
+template <class DC, class DA, class DB>
+SinkhornResult<typename DC::Scalar> sinkhorn_cost(const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DA>& a,
+                                                  const Eigen::MatrixBase<DB>& b,
+                                                  const SinkhornOptions<typename DC::Scalar>& options);
+
 /// Unbalanced entropic optimal transport:
 ///   min_P <P, C> + epsilon sum P (log P - 1) + rho_a KL(P 1 | a) + rho_b KL(P^T 1 | b).
 /// rho = +infinity makes that side a hard constraint, so (inf, rho) is semi-relaxed (e.g. samples

@@ -30,10 +30,10 @@ struct SinkhornOptions {
   Scalar tolerance = Scalar(1e-9);
   /// true: log-sum-exp updates of the potentials (stable at any epsilon).
   /// false: classic scaling (u, v) iterations on exp(-C/eps) (faster; underflows at small eps,
-  /// which is detected and reported as SinkhornStatus::numerical_error).
+  /// which is detected and reported as SolverStatus::numerical_error).
   bool log_domain = true;
   /// Scaling form only: on under/overflow, continue from the last finite iterate in the log
-  /// domain instead of stopping with SinkhornStatus::numerical_error.
+  /// domain instead of stopping with SolverStatus::numerical_error.
   bool log_domain_fallback = false;
   /// Evaluate the marginal error every this many iterations (>= 1).
   int check_every = 1;

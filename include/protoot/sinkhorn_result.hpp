@@ -1,29 +1,20 @@
 // protoot/sinkhorn_result.hpp — what every Sinkhorn solver returns (balanced, unbalanced,
-// prototype-constrained; CPU and CUDA backends), and why it stopped.
+// prototype-constrained; CPU and CUDA backends).
 #pragma once
 
 #include <vector>
 
+#include "protoot/solver_status.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
-
-/// Why a Sinkhorn solve stopped.
-enum class SinkhornStatus {
-  converged,        ///< marginal error <= tolerance
-  max_iterations,   ///< iteration budget spent first (plan is still the last valid iterate)
-  numerical_error,  ///< scaling form under/overflowed; plan is the last finite iterate (when
-                    ///< even the first overflows, the solver throws std::domain_error instead)
-  interrupted,      ///< SinkhornOptions::callback returned false
-};
 
 template <class Scalar>
 struct SinkhornResult {
   Matrix<Scalar> plan;        ///< n x m transport plan
   Vector<Scalar> f, g;        ///< dual potentials: plan = exp((f_i + g_j - C_ij) / epsilon)
   int iterations = 0;
-  bool converged = false;
-  SinkhornStatus status = SinkhornStatus::max_iterations;
+  SolverStatus status = SolverStatus::max_iterations;
   // Marginal errors of the returned plan, recomputed from it (relaxed targets as in tolerance).
   Scalar marginal_error = Scalar(0);    ///< L1 violation on both sides, as in tolerance
   Scalar marginal_error_a = Scalar(0);  ///< ||P 1 - a||_1

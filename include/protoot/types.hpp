@@ -11,7 +11,10 @@
 // function copies its input regardless (to normalise it, say).
 #pragma once
 
+// Eigen's own warnings under strict flags are silenced for its lines only (see eigen_push.hpp).
+#include "protoot/detail/eigen_push.hpp"
 #include <Eigen/Core>
+#include "protoot/detail/eigen_pop.hpp"
 
 namespace protoot {
 

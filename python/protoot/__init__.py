@@ -19,16 +19,16 @@ import math
 from . import _core, unbalanced
 from ._arrays import floats, labels, solve_dtype
 from ._core import (KMeansInit, KMeansOptions, PrototypeTargetsOptions, RetrievalScores, SinkhornOptions,
-                    SinkhornStatus)
+                    SolverStatus)
 from ._pot import sinkhorn, sinkhorn2
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KMeansInit", "KMeansOptions", "PrototypeTargetsOptions", "RetrievalScores", "SinkhornOptions",
-    "SinkhornStatus", "sinkhorn", "sinkhorn2", "unbalanced", "sinkhorn_options", "kmeans_options",
+    "SolverStatus", "sinkhorn", "sinkhorn2", "unbalanced", "sinkhorn_options", "kmeans_options",
     "prototype_targets_options", "solve_sinkhorn", "solve_sinkhorn_unbalanced", "prototype_cost",
-    "prototype_sinkhorn", "prototype_sinkhorn_cost", "prototype_sinkhorn_released", "prototype_targets",
+    "prototype_sinkhorn", "prototype_sinkhorn_on_cost", "prototype_sinkhorn_released", "prototype_targets",
     "kmeans", "cosine_topk", "inner_product_topk", "evaluate_retrieval", "cosine_neighbours",
     "info_nce", "info_nce_logits", "info_nce_two_views", "prototype_contrast", "prototype_contrast_soft",
     "neighbour_contrast", "ot_target_loss",
@@ -73,7 +73,7 @@ def _marginal(x, dtype, name):
 def solve_sinkhorn(C, a, b, options):
     """Balanced entropic OT (protoot::sinkhorn): min <P, C> + eps sum P (log P - 1) subject to
     P 1 = a, P^T 1 = b. C: n x m, a: n, b: m of equal mass. Returns a SinkhornResult (plan, f, g,
-    status, iterations, converged, marginal errors, transport_cost, error_history), whose arrays
+    status, iterations, marginal errors, transport_cost, error_history), whose arrays
     are float32 when C is float32."""
     t = solve_dtype(C)
     return _core.sinkhorn(floats(C, t, 2, "C"), floats(a, t, 1, "a"), floats(b, t, 1, "b"), options)
@@ -103,10 +103,10 @@ def prototype_sinkhorn(Z, P, w, options, rho=math.inf, sample_marginal=None):
                                     float(rho), _marginal(sample_marginal, t, "sample_marginal"))
 
 
-def prototype_sinkhorn_cost(C, w, options, rho=math.inf, sample_marginal=None):
+def prototype_sinkhorn_on_cost(C, w, options, rho=math.inf, sample_marginal=None):
     """prototype_sinkhorn on a given n x k cost C instead of features."""
     t = solve_dtype(C)
-    return _core.prototype_sinkhorn_cost(floats(C, t, 2, "C"), floats(w, t, 1, "w"), options, float(rho),
+    return _core.prototype_sinkhorn_on_cost(floats(C, t, 2, "C"), floats(w, t, 1, "w"), options, float(rho),
                                          _marginal(sample_marginal, t, "sample_marginal"))
 
 

@@ -57,9 +57,9 @@ def _report(result, verbose, warn):
             if row % 20 == 0:
                 print("{:5s}|{:12s}".format("It.", "Err") + "\n" + "-" * 19)
             print("{:5d}|{:8e}|".format((row + 1) * _CHECK_EVERY, err))
-    if result.status == _core.SinkhornStatus.numerical_error:
+    if result.status == _core.SolverStatus.numerical_error:
         warnings.warn("Warning: numerical errors at iteration %d" % result.iterations)
-    elif warn and not result.converged:
+    elif warn and result.status != _core.SolverStatus.converged:
         warnings.warn("Sinkhorn did not converge. You might want to increase the number of iterations "
                       "`numItermax` or the regularization parameter `reg`.")
 

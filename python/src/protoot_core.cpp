@@ -116,7 +116,6 @@ void bind_results(nb::module_& m, const char* suffix) {
       .def_ro("f", &R::f)
       .def_ro("g", &R::g)
       .def_ro("iterations", &R::iterations)
-      .def_ro("converged", &R::converged)
       .def_ro("status", &R::status)
       .def_ro("marginal_error", &R::marginal_error)
       .def_ro("marginal_error_a", &R::marginal_error_a)
@@ -136,7 +135,7 @@ void bind_results(nb::module_& m, const char* suffix) {
       .def_ro("proportions", &K::proportions)
       .def_ro("inertia", &K::inertia)
       .def_ro("iterations", &K::iterations)
-      .def_ro("converged", &K::converged)
+      .def_ro("status", &K::status)
       .def_ro("restart", &K::restart)
       .def_ro("inertia_history", &K::inertia_history);
   using PT = protoot::PrototypeTargets<S>;
@@ -169,8 +168,8 @@ void bind_functions(nb::module_& m) {
   m.def("prototype_cost", [](Array2<S> Z, Array2<S> P, bool normalise) {
         return protoot::prototype_cost(map(Z), map(P), normalise);
       }, "Z"_a.noconvert(), "P"_a.noconvert(), "normalise_similarity_rows"_a, Release());
-  m.def("prototype_sinkhorn_cost", [](Array2<S> C, Array1<S> w, const Opt& o, S rho, Array1<S> sample_marginal) {
-        return protoot::prototype_sinkhorn_cost(map(C), map(w), narrow<S>(o), rho, Vector<S>(map(sample_marginal)));
+  m.def("prototype_sinkhorn_on_cost", [](Array2<S> C, Array1<S> w, const Opt& o, S rho, Array1<S> sample_marginal) {
+        return protoot::prototype_sinkhorn_on_cost(map(C), map(w), narrow<S>(o), rho, Vector<S>(map(sample_marginal)));
       }, "C"_a.noconvert(), "w"_a.noconvert(), "options"_a, "rho"_a, "sample_marginal"_a.noconvert(), Release());
   m.def("prototype_sinkhorn", [](Array2<S> Z, Array2<S> P, Array1<S> w, const Opt& o, S rho,
                                  Array1<S> sample_marginal) {
@@ -215,9 +214,9 @@ void bind_functions(nb::module_& m) {
       }, "positive"_a.noconvert(), "negatives"_a.noconvert(), "tau"_a, "excluded"_a.noconvert().none(), "grad"_a,
       Release());
   m.def("info_nce_two_views", [](Array2<S> a, Array2<S> b, S tau, bool grad) {
-        Matrix<S> ga, gb;
-        const S loss = protoot::info_nce_two_views(map(a), map(b), tau, grad ? &ga : nullptr, grad ? &gb : nullptr);
-        return std::make_tuple(loss, std::move(ga), std::move(gb));
+        protoot::TwoViewGradients<S> g;
+        const S loss = protoot::info_nce_two_views(map(a), map(b), tau, grad ? &g : nullptr);
+        return std::make_tuple(loss, std::move(g.a), std::move(g.b));
       }, "a"_a.noconvert(), "b"_a.noconvert(), "tau"_a, "grad"_a, Release());
   m.def("prototype_contrast", [](Array2<S> Z, Array2<S> C, Labels match, S tau, bool grad) {
         protoot::PrototypeGradients<S> g;
@@ -254,11 +253,11 @@ void bind_functions(nb::module_& m) {
 NB_MODULE(_core, m) {
   m.doc() = "protoot C++ core (use the protoot package, which converts inputs)";
 
-  nb::enum_<protoot::SinkhornStatus>(m, "SinkhornStatus")
-      .value("converged", protoot::SinkhornStatus::converged)
-      .value("max_iterations", protoot::SinkhornStatus::max_iterations)
-      .value("numerical_error", protoot::SinkhornStatus::numerical_error)
-      .value("interrupted", protoot::SinkhornStatus::interrupted);
+  nb::enum_<protoot::SolverStatus>(m, "SolverStatus")
+      .value("converged", protoot::SolverStatus::converged)
+      .value("max_iterations", protoot::SolverStatus::max_iterations)
+      .value("numerical_error", protoot::SolverStatus::numerical_error)
+      .value("interrupted", protoot::SolverStatus::interrupted);
   nb::enum_<protoot::KMeansInit>(m, "KMeansInit")
       .value("kmeans_plus_plus", protoot::KMeansInit::kmeans_plus_plus)
       .value("random", protoot::KMeansInit::random);

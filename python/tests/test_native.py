@@ -21,7 +21,7 @@ def test_solve_sinkhorn_result(problem, dtype):
     a, b, M = problem
     C = M.astype(dtype)
     r = protoot.solve_sinkhorn(C, a, b, protoot.sinkhorn_options(0.1, tolerance=1e-5 if dtype == np.float32 else 1e-10))
-    assert r.status == protoot.SinkhornStatus.converged and r.converged and r.iterations > 0
+    assert r.status == protoot.SolverStatus.converged and r.iterations > 0
     assert r.plan.dtype == dtype and r.f.dtype == dtype
     np.testing.assert_allclose(r.plan, np.exp((r.f[:, None] + r.g[None, :] - C) / dtype(0.1)), rtol=tol(dtype) * 10)
     np.testing.assert_allclose(r.plan, ot.sinkhorn(a, b, M, 0.1, stopThr=1e-12), atol=tol(dtype))
@@ -69,7 +69,7 @@ def test_prototype_sinkhorn_hard_and_relaxed(rng, dtype):
     np.testing.assert_array_equal(hard.labels, hard.plan.argmax(1))
     # relaxed prototype side: the dual fixed point of tests/reference/prototype_sinkhorn_reference.py
     eps, rho = 0.1, 0.5
-    relaxed = protoot.prototype_sinkhorn_cost(C.astype(dtype), w, options, rho=rho)
+    relaxed = protoot.prototype_sinkhorn_on_cost(C.astype(dtype), w, options, rho=rho)
     f, g = np.zeros(n), np.zeros(k)
     for _ in range(5000):
         g = rho / (rho + eps) * eps * (np.log(w) - lse((f[:, None] - C) / eps, axis=0))
@@ -114,7 +114,7 @@ def test_kmeans_seeded_and_spherical(rng):
     r1 = protoot.kmeans(X, 3, protoot.kmeans_options(seed=3, n_init=2))
     r2 = protoot.kmeans(X, 3, protoot.kmeans_options(seed=3, n_init=2))
     np.testing.assert_array_equal(r1.labels, r2.labels)
-    assert sorted(r1.sizes) == [50, 50, 50] and r1.converged
+    assert sorted(r1.sizes) == [50, 50, 50] and r1.status == protoot.SolverStatus.converged
     sph = protoot.kmeans(X, 3, protoot.kmeans_options(spherical=True, init=protoot.KMeansInit.random))
     np.testing.assert_allclose(np.linalg.norm(sph.centroids, axis=1), 1, rtol=1e-12)
 

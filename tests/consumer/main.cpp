@@ -15,5 +15,5 @@ int main() {
   options.epsilon = 0.1;
   const auto result = protoot::sinkhorn(cost, a, b, options);
   std::cout << "consumer: cost " << result.transport_cost << ", marginal error " << result.marginal_error << "\n";
-  return result.converged && std::isfinite(result.transport_cost) ? 0 : 1;
+  return result.status == protoot::SolverStatus::converged && std::isfinite(result.transport_cost) ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 #include <random>
 
 #include "protoot/kmeans.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/losses/info_nce.hpp"
 #include "protoot/losses/neighbour_contrast.hpp"
 #include "protoot/losses/ot_target_loss.hpp"
@@ -65,18 +65,18 @@ Matrix<S> cpu_prototype_cost(const Matrix<S>& Z, const Matrix<S>& P, bool normal
 }
 
 template <class S>
-Matrix<S> cpu_l2_normalize_rows(const Matrix<S>& x, Vector<S>* norms) {
-  return l2_normalize_rows(x, norms);
+Matrix<S> cpu_l2_normalise_rows(const Matrix<S>& x, Vector<S>* norms) {
+  return l2_normalise_rows(x, norms);
 }
 
 template <class S>
-Matrix<S> cpu_l2_normalize_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y) {
-  return l2_normalize_rows_backward(y, norms, grad_y);
+Matrix<S> cpu_l2_normalise_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y) {
+  return l2_normalise_rows_backward(y, norms, grad_y);
 }
 
 template <class S>
-S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, Matrix<S>* grad_a, Matrix<S>* grad_b) {
-  return info_nce_two_views(a, b, tau, grad_a, grad_b);
+S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, TwoViewGradients<S>* grad) {
+  return info_nce_two_views(a, b, tau, grad);
 }
 
 template <class S>
@@ -144,9 +144,9 @@ Matrix<S> blobs(Index n, Index d, Index clusters, std::uint64_t seed) {
   template PrototypeSinkhornResult<S> cpu_prototype_sinkhorn_released<S>(const Matrix<S>&, const Matrix<S>&,      \
                                                                          const Vector<S>&, S);                 \
   template Matrix<S> cpu_prototype_cost<S>(const Matrix<S>&, const Matrix<S>&, bool);                          \
-  template Matrix<S> cpu_l2_normalize_rows<S>(const Matrix<S>&, Vector<S>*);                                    \
-  template Matrix<S> cpu_l2_normalize_rows_backward<S>(const Matrix<S>&, const Vector<S>&, const Matrix<S>&);   \
-  template S cpu_info_nce_two_views<S>(const Matrix<S>&, const Matrix<S>&, S, Matrix<S>*, Matrix<S>*);          \
+  template Matrix<S> cpu_l2_normalise_rows<S>(const Matrix<S>&, Vector<S>*);                                    \
+  template Matrix<S> cpu_l2_normalise_rows_backward<S>(const Matrix<S>&, const Vector<S>&, const Matrix<S>&);   \
+  template S cpu_info_nce_two_views<S>(const Matrix<S>&, const Matrix<S>&, S, TwoViewGradients<S>*);            \
   template S cpu_prototype_contrast<S>(const Matrix<S>&, const Matrix<S>&, const IndexVector&, S,               \
                                        PrototypeGradients<S>*);                                                 \
   template S cpu_prototype_contrast_soft<S>(const Matrix<S>&, const Matrix<S>&, const Matrix<S>&, S,            \

@@ -48,16 +48,16 @@ PrototypeSinkhornResult<S> cpu_prototype_sinkhorn_released(const Matrix<S>& Z, c
 template <class S>
 Matrix<S> cpu_prototype_cost(const Matrix<S>& Z, const Matrix<S>& P, bool normalise_similarity_rows);
 
-/// protoot::l2_normalize_rows (norms into `norms`) and its backward on the CPU.
+/// protoot::l2_normalise_rows (norms into `norms`) and its backward on the CPU.
 template <class S>
-Matrix<S> cpu_l2_normalize_rows(const Matrix<S>& x, Vector<S>* norms);
+Matrix<S> cpu_l2_normalise_rows(const Matrix<S>& x, Vector<S>* norms);
 template <class S>
-Matrix<S> cpu_l2_normalize_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y);
+Matrix<S> cpu_l2_normalise_rows_backward(const Matrix<S>& y, const Vector<S>& norms, const Matrix<S>& grad_y);
 
 /// The composed losses on the CPU: info_nce_two_views, prototype_contrast(_soft),
 /// ot_target_loss, cosine_neighbours and neighbour_contrast.
 template <class S>
-S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, Matrix<S>* grad_a, Matrix<S>* grad_b);
+S cpu_info_nce_two_views(const Matrix<S>& a, const Matrix<S>& b, S tau, TwoViewGradients<S>* grad);
 template <class S>
 S cpu_prototype_contrast(const Matrix<S>& z, const Matrix<S>& c, const IndexVector& match, S tau,
                          PrototypeGradients<S>* grad);

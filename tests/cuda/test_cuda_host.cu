@@ -107,10 +107,10 @@ void entry_points_reject_empty_inputs(Checker& check) {
   check.expect_throws<std::invalid_argument>([&] { cosine_neighbours(empty, empty, 1); }, "cosine_neighbours, empty");
   check.expect_throws<std::invalid_argument>([&] { neighbour_contrast(empty, empty, 1, 0.0f); },
                                              "neighbour_contrast, tau = 0");
-  check.expect_throws<std::invalid_argument>([&] { l2_normalize_rows(empty); }, "l2_normalize_rows, empty x");
+  check.expect_throws<std::invalid_argument>([&] { l2_normalise_rows(empty); }, "l2_normalise_rows, empty x");
   check.expect_throws<std::invalid_argument>(
-      [&] { l2_normalize_rows_backward(empty, cuda::DeviceBuffer<float>(), cuda::DeviceMatrix<float>(0, 3)); },
-      "l2_normalize_rows_backward, grad_y columns");
+      [&] { l2_normalise_rows_backward(empty, cuda::DeviceBuffer<float>(), cuda::DeviceMatrix<float>(0, 3)); },
+      "l2_normalise_rows_backward, grad_y columns");
   check.expect_throws<std::invalid_argument>([&] { prototype_sinkhorn_released(empty, empty, one); },
                                              "prototype_sinkhorn_released, empty Z");
 }

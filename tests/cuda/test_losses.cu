@@ -2,7 +2,7 @@
 // 1e-4, double 1e-10 relative): InfoNCE with and without excluded columns at a small
 // temperature (tau = 0.01: the log-sum-exp must not overflow), the two-view form, hard and soft
 // prototype contrast, the OT-target loss, neighbour search and neighbour contrast, and
-// l2_normalize_rows with its backward; plus the argument checks that are the GPU's own.
+// l2_normalise_rows with its backward; plus the argument checks that are the GPU's own.
 #include <string>
 
 #include "check.hpp"
@@ -70,9 +70,10 @@ void two_views(Checker& check) {
   const Matrix<S> a = test::random_points<S>(n, d, 61).rowwise().normalized();
   const Matrix<S> b = test::random_points<S>(n, d, 62).rowwise().normalized();
   const cuda::DeviceMatrix<S> da(a), db(b);
-  Matrix<S> gpu_a, gpu_b, cpu_a, cpu_b;
-  const S gpu = info_nce_two_views(da, db, S(0.1), &gpu_a, &gpu_b);
-  const S cpu = test::cpu_info_nce_two_views(a, b, S(0.1), &cpu_a, &cpu_b);
+  TwoViewGradients<S> gpu_grad, cpu_grad;
+  const S gpu = info_nce_two_views(da, db, S(0.1), &gpu_grad);
+  const S cpu = test::cpu_info_nce_two_views(a, b, S(0.1), &cpu_grad);
+  const Matrix<S>&gpu_a = gpu_grad.a, &gpu_b = gpu_grad.b, &cpu_a = cpu_grad.a, &cpu_b = cpu_grad.b;
   check.expect(std::abs(double(gpu - cpu)) <= tolerance<S>() * std::abs(double(cpu)), label<S>("two views: loss"));
   check.expect(test::relative_error(gpu_a, cpu_a) <= tolerance<S>(), label<S>("two views: dL/da"));
   check.expect(test::relative_error(gpu_b, cpu_b) <= tolerance<S>(), label<S>("two views: dL/db"));
@@ -151,18 +152,18 @@ void normalisation(Checker& check) {
   const Index n = 70, d = 45;
   const Matrix<S> x = S(3) * test::random_points<S>(n, d, 91), g = test::random_points<S>(n, d, 92);
   Vector<S> cpu_norms;
-  const Matrix<S> cpu_y = test::cpu_l2_normalize_rows(x, &cpu_norms);
-  const Matrix<S> cpu_dx = test::cpu_l2_normalize_rows_backward(cpu_y, cpu_norms, g);
+  const Matrix<S> cpu_y = test::cpu_l2_normalise_rows(x, &cpu_norms);
+  const Matrix<S> cpu_dx = test::cpu_l2_normalise_rows_backward(cpu_y, cpu_norms, g);
   cuda::DeviceBuffer<S> norms;
-  const cuda::DeviceMatrix<S> y = l2_normalize_rows(cuda::DeviceMatrix<S>(x), &norms);
-  const cuda::DeviceMatrix<S> dx = l2_normalize_rows_backward(y, norms, cuda::DeviceMatrix<S>(g));
-  check.expect(test::relative_error(y.download(), cpu_y) <= tolerance<S>(), label<S>("l2_normalize_rows"));
+  const cuda::DeviceMatrix<S> y = l2_normalise_rows(cuda::DeviceMatrix<S>(x), &norms);
+  const cuda::DeviceMatrix<S> dx = l2_normalise_rows_backward(y, norms, cuda::DeviceMatrix<S>(g));
+  check.expect(test::relative_error(y.download(), cpu_y) <= tolerance<S>(), label<S>("l2_normalise_rows"));
   check.expect(test::relative_error(cuda::to_host(norms, n), cpu_norms) <= tolerance<S>(),
-               label<S>("l2_normalize_rows: norms"));
-  check.expect(test::relative_error(dx.download(), cpu_dx) <= tolerance<S>(), label<S>("l2_normalize_rows_backward"));
+               label<S>("l2_normalise_rows: norms"));
+  check.expect(test::relative_error(dx.download(), cpu_dx) <= tolerance<S>(), label<S>("l2_normalise_rows_backward"));
   Matrix<S> zero_row = x;
   zero_row.row(11).setZero();
-  check.expect_throws<std::invalid_argument>([&] { l2_normalize_rows(cuda::DeviceMatrix<S>(zero_row)); },
+  check.expect_throws<std::invalid_argument>([&] { l2_normalise_rows(cuda::DeviceMatrix<S>(zero_row)); },
                                              label<S>("zero row"));
 }
 

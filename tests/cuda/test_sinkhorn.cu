@@ -89,7 +89,7 @@ void stored_cost(Checker& check) {
   SinkhornOptions<S> tiny = converging_options(S(1e-3));  // exp(-C/eps) underflows
   tiny.log_domain = false;
   const SinkhornResult<S> underflow = sinkhorn(device_cost, a, b, tiny);
-  check.expect(underflow.status == SinkhornStatus::numerical_error, label<S>("scaling underflow is reported"));
+  check.expect(underflow.status == SolverStatus::numerical_error, label<S>("scaling underflow is reported"));
   check.expect(underflow.f.allFinite() && underflow.g.allFinite(), label<S>("and the potentials stay finite"));
 }
 

@@ -314,6 +314,6 @@ TEST_CASE("a callback that stops on one rank stops every rank", "[mpi][errors]")
   so.callback = [&](const SinkhornProgress<double>& p) { return !(rank == P - 1 && p.iteration == 3); };
   const auto solved = mpi::sinkhorn(MPI_COMM_WORLD, C, Vector<double>::Constant(s.count, 1.0 / 700),
                                     Vector<double>::Constant(5, 0.2), so);
-  CHECK(solved.status == SinkhornStatus::interrupted);
+  CHECK(solved.status == SolverStatus::interrupted);
   CHECK(solved.iterations == 3);
 }

@@ -1,6 +1,6 @@
 // protoot/cuda/l2_normalize.cuh — row L2 normalisation and its backward pass on the GPU.
 //
-// The same contract as protoot/l2_normalize.hpp with the data on the device: heads end with this
+// The same contract as protoot/l2_normalise.hpp with the data on the device: heads end with this
 // step, so its output stays on the device (a DeviceMatrix) for the losses that follow.
 // One warp per row: the norm is a warp reduction, the row is then rescaled by the same lanes
 // that read it (safe in place). Include from a .cu file compiled by nvcc.
@@ -11,7 +11,7 @@
 
 #include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 
 namespace protoot {
 namespace cuda::detail {
@@ -95,23 +95,23 @@ DeviceMatrix<S> unit_rows(const DeviceMatrix<S>& x, const char* where, const cha
 }  // namespace cuda::detail
 
 /// y_i = x_i / ||x_i|| for every row of x (n x d, n, d >= 1) on the GPU, the CPU
-/// l2_normalize_rows' contract; y stays on the device. When `norms` is given it receives ||x_i||
+/// l2_normalise_rows' contract; y stays on the device. When `norms` is given it receives ||x_i||
 /// (n, on the device; resized), which the backward needs. A zero or non-finite row throws
 /// std::invalid_argument naming the first such row. O(n d), one read and one write of x.
 template <class S>
-cuda::DeviceMatrix<S> l2_normalize_rows(const cuda::DeviceMatrix<S>& x, cuda::DeviceBuffer<S>* norms = nullptr) {
-  return cuda::detail::unit_rows(x, "cuda::l2_normalize_rows", "x", norms);
+cuda::DeviceMatrix<S> l2_normalise_rows(const cuda::DeviceMatrix<S>& x, cuda::DeviceBuffer<S>* norms = nullptr) {
+  return cuda::detail::unit_rows(x, "cuda::l2_normalise_rows", "x", norms);
 }
 
-/// Backward of y = l2_normalize_rows(x) on the GPU: given y (n x d), the norms ||x_i|| (n) and
+/// Backward of y = l2_normalise_rows(x) on the GPU: given y (n x d), the norms ||x_i|| (n) and
 /// dL/dy (n x d), all on the device, returns dL/dx = (dL/dy - y (y . dL/dy)) / ||x|| row by row
 /// (on the device). Throws std::invalid_argument on mismatched shapes or a norm that is not > 0.
 /// O(n d).
 template <class S>
-cuda::DeviceMatrix<S> l2_normalize_rows_backward(const cuda::DeviceMatrix<S>& y, const cuda::DeviceBuffer<S>& norms,
+cuda::DeviceMatrix<S> l2_normalise_rows_backward(const cuda::DeviceMatrix<S>& y, const cuda::DeviceBuffer<S>& norms,
                                                  const cuda::DeviceMatrix<S>& grad_y) {
   using namespace cuda::detail;
-  constexpr const char* where = "cuda::l2_normalize_rows_backward";
+  constexpr const char* where = "cuda::l2_normalise_rows_backward";
   require_size(static_cast<Index>(norms.size()), y.rows(), where, "norms must have one entry per row of y");
   require_size(grad_y.rows(), y.rows(), where, "grad_y rows");
   require_size(grad_y.cols(), y.cols(), where, "grad_y columns");

@@ -251,12 +251,12 @@ S info_nce(const cuda::DeviceMatrix<S>& queries, const cuda::DeviceMatrix<S>& po
 
 /// Two-view InfoNCE on the GPU (one direction of NT-Xent / CLIP), the CPU
 /// info_nce_two_views' contract: view a_i's positive is b_i, its negatives the other rows of b.
-/// a, b: n x d on the device (n >= 1); tau > 0. When `grad_a` / `grad_b` are given they receive
-/// the gradients w.r.t. a and b (host). O(n^2 d) in cuBLAS; device memory n^2.
+/// a, b: n x d on the device (n >= 1); tau > 0. When `grad` is given it receives the gradients
+/// w.r.t. a and b (host). O(n^2 d) in cuBLAS; device memory n^2.
 template <class S>
 S info_nce_two_views(const cuda::DeviceMatrix<S>& a, const cuda::DeviceMatrix<S>& b, S tau,
-                     Matrix<S>* grad_a = nullptr, Matrix<S>* grad_b = nullptr) {
-  return detail::info_nce_two_views_from<S>(a.rows(), grad_a, grad_b,
+                     TwoViewGradients<S>* grad = nullptr) {
+  return detail::info_nce_two_views_from<S>(a.rows(), grad,
                                             [&](const IndexVector& excluded, InfoNceGradients<S>* grad) {
                                               return info_nce(a, b, b, tau, &excluded, grad);
                                             });

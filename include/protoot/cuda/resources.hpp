@@ -9,7 +9,7 @@
 // stream once, when it downloads them).
 //
 // Where results live, one rule: the type says it. A cuda::DeviceMatrix / cuda::DeviceBuffer
-// (l2_normalize_rows, prototype_cost, ...) is device memory; everything else a function returns
+// (l2_normalise_rows, prototype_cost, ...) is device memory; everything else a function returns
 // (SinkhornResult, KMeansResult, top-k lists, loss values and gradients: Eigen types and
 // scalars) is host memory, complete when the call returns.
 //

@@ -9,7 +9,7 @@
 // iterate falls out of those passes (the column pass measures the column side, the next row
 // pass the row side), so checking every iteration costs one small reduction, not a third pass.
 // The log form never forms exp(-C/eps); the scaling form stores K = exp(-C/eps) (n x m more
-// device memory) and stops with SinkhornStatus::numerical_error, keeping the last finite
+// device memory) and stops with SolverStatus::numerical_error, keeping the last finite
 // iterate, when K v or K^T u underflows.
 //
 // Include from a .cu file compiled by nvcc.
@@ -244,7 +244,7 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
     passes.set_epsilon(eps0);
     column_step(eps0);
     if (scaling && step_failed()) {
-      result.status = SinkhornStatus::numerical_error;  // K^T 1 underflows: keep u = v = 1
+      result.status = SolverStatus::numerical_error;  // K^T 1 underflows: keep u = v = 1
       options_exhausted = true;
     } else {
       std::swap(g, g_next);
@@ -268,29 +268,28 @@ SinkhornResult<S> solve(Passes& passes, const Vector<S>& a, const Vector<S>& b, 
       const auto check =
           protoot::detail::check_iterate(result.marginal_error, eps_done, options.epsilon, options.tolerance);
       if (check == protoot::detail::SinkhornCheck::numerical_error) {
-        result.status = SinkhornStatus::numerical_error;
+        result.status = SolverStatus::numerical_error;
         break;
       }
       if (check == protoot::detail::SinkhornCheck::converged) {
-        result.converged = true;
-        result.status = SinkhornStatus::converged;
+        result.status = SolverStatus::converged;
         break;
       }
       if (options.callback && !options.callback(SinkhornProgress<S>{done, eps_done, result.marginal_error})) {
-        result.status = SinkhornStatus::interrupted;
+        result.status = SolverStatus::interrupted;
         break;
       }
     }
     if (last) break;
     if (scaling && step_failed()) {
-      result.status = SinkhornStatus::numerical_error;
+      result.status = SolverStatus::numerical_error;
       break;
     }
     std::swap(f, f_next);
     column_step(eps);
     if (scaling && step_failed()) {
       std::swap(f, f_next);  // back to the last complete iterate
-      result.status = SinkhornStatus::numerical_error;
+      result.status = SolverStatus::numerical_error;
       break;
     }
     std::swap(g, g_next);
@@ -327,7 +326,7 @@ SinkhornResult<S> dispatch(const char* where, Index n, Index m, Passes&& make_pa
   }
   auto passes = make_passes(ScalingForm<S>{});
   SinkhornResult<S> scaled = solve<ScalingForm<S>>(passes, host_a, host_b, rho_a, rho_b, options, output);
-  if (scaled.status != SinkhornStatus::numerical_error || !options.log_domain_fallback) return scaled;
+  if (scaled.status != SolverStatus::numerical_error || !options.log_domain_fallback) return scaled;
   // continue from the last finite iterate in the log domain, as the CPU solver does
   SinkhornOptions<S> rest = options;
   rest.log_domain = true;

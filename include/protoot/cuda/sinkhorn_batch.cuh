@@ -67,13 +67,13 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
 
   S error_b = 0;  // this thread's share of the column error of the current iterate
   auto column_step = [&](S eps) {  // g from f, in place (reads f only); one thread per column
-    const S inv_eps = S(1) / eps, tau = protoot::detail::relaxation_exponent(args.rho_b, eps);
+    const S inv_eps = S(1) / eps, lambda = protoot::detail::relaxation_exponent(args.rho_b, eps);
     error_b = 0;
     for (int j = threadIdx.x; j < m; j += blockDim.x) {
       LogSumExp<S> acc;
       for (int i = 0; i < n; ++i) acc.add((f[i] - cost[static_cast<long long>(i) * m + j]) * inv_eps);
       const S r = acc.result();
-      const S updated = tau * eps * (log(b[j]) - r);
+      const S updated = lambda * eps * (log(b[j]) - r);
       g[j] = updated;
       error_b += fabs(exp(updated * inv_eps + r) - protoot::detail::relaxed_target(b[j], updated, args.rho_b));
     }
@@ -84,12 +84,12 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
     column_step(eps0);
     __syncthreads();
   }
-  int done = 0, status = int(SinkhornStatus::max_iterations);
+  int done = 0, status = int(SolverStatus::max_iterations);
   S eps_done = eps0, total_a = 0, total_b = 0;
   for (int k = 1;; ++k) {
     const bool last = k > args.max_iterations;
     const S eps = last ? eps_done : protoot::detail::scheduled_epsilon(args, k);
-    const S inv_eps = S(1) / eps, tau = protoot::detail::relaxation_exponent(args.rho_a, eps);
+    const S inv_eps = S(1) / eps, lambda = protoot::detail::relaxation_exponent(args.rho_a, eps);
     S error_a = 0;
     for (int i = warp; i < n; i += warps) {  // f_next from g; one warp per row
       LogSumExp<S> acc;
@@ -98,7 +98,7 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
       acc = warp_reduce(acc);
       if (lane == 0) {
         const S r = acc.result();
-        f_next[i] = tau * eps * (log(a[i]) - r);
+        f_next[i] = lambda * eps * (log(a[i]) - r);
         error_a += fabs(exp(f[i] * inv_eps + r) - protoot::detail::relaxed_target(a[i], f[i], args.rho_a));
       }
     }
@@ -110,10 +110,10 @@ __global__ void sinkhorn_batch_kernel(BatchArgs<S> args) {
         total_b = sum_b;
         const auto check = protoot::detail::check_iterate(sum_a + sum_b, eps_done, args.epsilon, args.tolerance);
         if (check == protoot::detail::SinkhornCheck::numerical_error) {
-          status = int(SinkhornStatus::numerical_error);
+          status = int(SolverStatus::numerical_error);
           stop = 1;
         } else if (check == protoot::detail::SinkhornCheck::converged) {
-          status = int(SinkhornStatus::converged);
+          status = int(SolverStatus::converged);
           stop = 1;
         }
       }
@@ -234,8 +234,7 @@ std::vector<SinkhornResult<S>> solve_batch(const char* where, const DeviceMatrix
     r.f = host_f.segment(static_cast<Index>(p) * rows, rows);
     r.g = host_g.segment(static_cast<Index>(p) * cols, cols);
     r.iterations = host_iterations[std::size_t(p)];
-    r.status = static_cast<SinkhornStatus>(host_status[std::size_t(p)]);
-    r.converged = r.status == SinkhornStatus::converged;
+    r.status = static_cast<SolverStatus>(host_status[std::size_t(p)]);
     r.marginal_error_a = host_error_a(p);
     r.marginal_error_b = host_error_b(p);
     r.marginal_error = r.marginal_error_a + r.marginal_error_b;

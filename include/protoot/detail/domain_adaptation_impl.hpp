@@ -6,9 +6,12 @@
 #include <limits>
 #include <string>
 
+#include "protoot/detail/eigen_push.hpp"
 #include <Eigen/Eigenvalues>
+#include "protoot/detail/eigen_pop.hpp"
 
-#include "protoot/l2_normalize.hpp"
+#include "protoot/costs.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/sinkhorn.hpp"
 #include "protoot/detail/validation.hpp"
@@ -88,11 +91,7 @@ SinkhornTransportResult<typename DS::Scalar> sinkhorn_transport(
   detail::require_feature_pair(Xs, Xt, where, "Xs", "Xt", "Xt columns (feature dimension)");
   const Matrix<S> xs = Xs;
   const Matrix<S> xt = Xt.template cast<S>();
-  // ||s||^2 + ||t||^2 - 2 s.t (one GEMM, as POT's dist); cancellation can leave tiny negatives.
-  Matrix<S> M = -S(2) * xs * xt.transpose();
-  M.colwise() += xs.rowwise().squaredNorm();
-  M.rowwise() += xt.rowwise().squaredNorm().transpose();
-  M = M.cwiseMax(S(0));
+  Matrix<S> M = detail::squared_distances<S>(xs, xt);  // as POT's ot.dist
   const S max_cost = M.maxCoeff();
   if (options.normalise_cost_by_max && max_cost > S(0)) M /= max_cost;  // identical points: nothing to scale
   const Index ns = xs.rows(), nt = xt.rows();
@@ -120,7 +119,7 @@ IndexVector assign_to_nearest_prototype(const Eigen::MatrixBase<DX>& X, const Ei
   using S = typename DX::Scalar;
   const SearchBlocks blocks;
   detail::require_topk_arguments(X, prototypes, 1, blocks, "assign_to_nearest_prototype");
-  return detail::search_topk<S>(l2_normalize_rows(X), l2_normalize_rows(prototypes), 1, blocks).indices.col(0);
+  return detail::search_topk<S>(l2_normalise_rows(X), l2_normalise_rows(prototypes), 1, blocks).indices.col(0);
 }
 
 template <class DA, class DB>
@@ -138,9 +137,7 @@ PrototypeMatching<typename DA::Scalar> match_prototypes(const Eigen::MatrixBase<
   detail::require_distribution(pb, where, "pb");
   detail::require_positive(epsilon, where, "epsilon");
 
-  // Clamped: roundoff can put cos(x, x) just above 1, and a cost below 0 is meaningless.
-  const Matrix<S> cosine = l2_normalize_rows(Ca) * l2_normalize_rows(Cb.template cast<S>()).transpose();
-  const Matrix<S> C = (S(1) - cosine.array()).cwiseMax(S(0)).matrix();
+  const Matrix<S> C = detail::cosine_distances(Ca, Cb.template cast<S>(), where, "Ca", "Cb");
   SinkhornOptions<S> options;
   options.epsilon = epsilon;
   options.log_domain = true;

@@ -6,8 +6,6 @@
 #include <limits>
 #include <string>
 
-#include <Eigen/Core>
-
 #include "protoot/detail/fast_exp.hpp"
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
@@ -148,13 +146,13 @@ namespace detail {
 /// of n rows. Excluding the diagonal makes b_i the positive of a_i and the other rows of b its
 /// negatives; b plays both roles, so its gradient is the sum of both.
 template <class S, class InfoNceB>
-S info_nce_two_views_from(Index n, Matrix<S>* grad_a, Matrix<S>* grad_b, InfoNceB&& info_nce_b) {
+S info_nce_two_views_from(Index n, TwoViewGradients<S>* grad, InfoNceB&& info_nce_b) {
   const IndexVector diagonal = IndexVector::LinSpaced(n, 0, n - 1);
-  if (!grad_a && !grad_b) return info_nce_b(diagonal, nullptr);
+  if (!grad) return info_nce_b(diagonal, nullptr);
   InfoNceGradients<S> g;
   const S loss = info_nce_b(diagonal, &g);
-  if (grad_a) *grad_a = std::move(g.queries);
-  if (grad_b) *grad_b = g.positives + g.negatives;
+  grad->a = std::move(g.queries);
+  grad->b = g.positives + g.negatives;
   return loss;
 }
 
@@ -162,10 +160,9 @@ S info_nce_two_views_from(Index n, Matrix<S>* grad_a, Matrix<S>* grad_b, InfoNce
 
 template <class DA, class DB>
 typename DA::Scalar info_nce_two_views(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b,
-                                       typename DA::Scalar tau, Matrix<typename DA::Scalar>* grad_a,
-                                       Matrix<typename DA::Scalar>* grad_b) {
+                                       typename DA::Scalar tau, TwoViewGradients<typename DA::Scalar>* grad) {
   using S = typename DA::Scalar;
-  return detail::info_nce_two_views_from<S>(a.rows(), grad_a, grad_b,
+  return detail::info_nce_two_views_from<S>(a.rows(), grad,
                                             [&](const IndexVector& excluded, InfoNceGradients<S>* grad) {
                                               return info_nce(a, b, b, tau, &excluded, grad);
                                             });

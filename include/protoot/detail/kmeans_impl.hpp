@@ -81,11 +81,11 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
   std::vector<ClusterSums> partial(next ? chunks : 0);
   std::vector<double> inertia(chunks, 0.0);
   for_each_row_block(n, threads, [&](Index first, Index rows, int t) {
-    Matrix<Scalar>& G = products[t];
+    Matrix<Scalar>& G = products[std::size_t(t)];
     G.noalias() = data.X.middleRows(first, rows) * C.transpose();
-    if (next && partial[t].mass.size() == 0) {
-      partial[t].sums.setZero(k, d);
-      partial[t].mass.setZero(k);
+    if (next && partial[std::size_t(t)].mass.size() == 0) {
+      partial[std::size_t(t)].sums.setZero(k, d);
+      partial[std::size_t(t)].mass.setZero(k);
     }
     for (Index r = 0; r < rows; ++r) {
       const Index i = first + r;
@@ -96,10 +96,10 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
       labels(i) = best;
       distances(i) = dist;
       const Scalar w = data.weight(i);
-      inertia[t] += double(w) * double(dist);
+      inertia[std::size_t(t)] += double(w) * double(dist);
       if (next) {
-        partial[t].sums.row(best) += double(w) * data.X.row(i).template cast<double>();
-        partial[t].mass(best) += double(w);
+        partial[std::size_t(t)].sums.row(best) += double(w) * data.X.row(i).template cast<double>();
+        partial[std::size_t(t)].mass(best) += double(w);
       }
     }
   });
@@ -213,7 +213,7 @@ class HostPoints {
   void draw_candidates(const std::vector<double>& draws) {
     std::vector<double> cumulative(static_cast<std::size_t>(rows()));
     double run = 0;
-    for (Index i = 0; i < rows(); ++i) cumulative[i] = (run += double(data_.weight(i)) * double(closest_(i)));
+    for (Index i = 0; i < rows(); ++i) cumulative[static_cast<std::size_t>(i)] = (run += double(data_.weight(i)) * double(closest_(i)));
     std::vector<Index> ids;
     for (const double u : draws) ids.push_back(sample_by_mass(cumulative, u));
     candidates_ = gather(ids);
@@ -222,17 +222,18 @@ class HostPoints {
     const Index n = rows(), m = candidates_.rows();
     const Vector<Scalar> candidate_norms = candidates_.rowwise().squaredNorm();
     distance_to_.resize(n, m);
-    std::vector<std::vector<double>> potential(static_cast<std::size_t>(kmeans_chunks(n)),
-                                               std::vector<double>(static_cast<std::size_t>(m), 0.0));
+    // potential(chunk, j): candidate j's summed distances over one chunk's rows (a flat matrix, not
+    // a vector of vectors, whose destructor GCC 12 misreports under -Wfree-nonheap-object).
+    Eigen::MatrixXd potential = Eigen::MatrixXd::Zero(kmeans_chunks(n), m);
     for_each_row_block(n, kmeans_threads(n, n * cols() * m), [&](Index first, Index count, int t) {
       auto block = distance_to_.middleRows(first, count);
       distances_to_candidates(data_, first, count, candidates_, candidate_norms, capped ? &closest_ : nullptr, block);
       for (Index r = 0; r < count; ++r)
-        for (Index j = 0; j < m; ++j) potential[t][j] += double(data_.weight(first + r)) * double(block(r, j));
+        for (Index j = 0; j < m; ++j) potential(t, j) += double(data_.weight(first + r)) * double(block(r, j));
     });
     std::vector<double> total(static_cast<std::size_t>(m), 0.0);
-    for (const auto& p : potential)
-      for (Index j = 0; j < m; ++j) total[j] += p[j];
+    for (Index t = 0; t < potential.rows(); ++t)  // chunk order: the same sums on every thread count
+      for (Index j = 0; j < m; ++j) total[static_cast<std::size_t>(j)] += potential(t, j);
     return total;
   }
   Matrix<Scalar> keep_candidate(Index j) {
@@ -273,7 +274,7 @@ Matrix<Scalar> random_points(const Points& points, Index k, std::mt19937_64& rng
   std::iota(ids.begin(), ids.end(), Index(0));
   for (Index c = 0; c < k; ++c) {
     std::uniform_int_distribution<Index> pick(c, points.rows() - 1);
-    std::swap(ids[c], ids[pick(rng)]);
+    std::swap(ids[static_cast<std::size_t>(c)], ids[static_cast<std::size_t>(pick(rng))]);
   }
   ids.resize(static_cast<std::size_t>(k));
   return points.gather(ids);
@@ -283,7 +284,7 @@ Matrix<Scalar> random_points(const Points& points, Index k, std::mt19937_64& rng
 /// by the CPU and MPI back ends: assign(next) assigns `labels` (and distances) to the current
 /// centroids, fills the cluster sums `next` (empty clusters refilled) and returns the inertia;
 /// unchanged(previous) says whether `labels` equal the previous iteration's (empty at first).
-/// Sets iterations, converged and inertia_history of `result`.
+/// Sets iterations, status and inertia_history of `result`.
 template <class Scalar, class Assign, class Unchanged>
 void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOptions<Scalar>& options,
                       double shift_tolerance, int restart, KMeansResult<Scalar>& result, IndexVector& labels,
@@ -291,7 +292,7 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
   IndexVector previous;
   ClusterSums next;
   result.inertia_history.clear();
-  result.converged = false;
+  result.status = SolverStatus::max_iterations;
   result.iterations = 0;
   for (int it = 1; it <= options.max_iterations; ++it) {
     const double inertia = assign(next);
@@ -303,10 +304,13 @@ void lloyd_iterations(Matrix<Scalar>& centroids, bool spherical, const KMeansOpt
     const bool go_on = !options.callback ||
                        options.callback(KMeansProgress<Scalar>{restart, it, Scalar(inertia), Scalar(shift)});
     if (unchanged(previous) || shift <= shift_tolerance) {
-      result.converged = true;
+      result.status = SolverStatus::converged;
       break;
     }
-    if (!go_on) break;
+    if (!go_on) {
+      result.status = SolverStatus::interrupted;
+      break;
+    }
     previous.swap(labels);
     labels.resize(previous.size());
   }

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <limits>
 
-#include <Eigen/Core>
+#include "protoot/types.hpp"
 
 namespace protoot::detail {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "protoot/detail/validation.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/losses/neighbour_contrast.hpp"
 #include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/retrieval.hpp"
@@ -45,7 +45,7 @@ IndexMatrix cosine_neighbours(const Eigen::MatrixBase<DQ>& queries, const Eigen:
   detail::require_neighbour_count(k, excluded, queries.rows(), bank.rows(), where);
   // The retrieval search (blocked, never the n x m similarity matrix), one extra candidate per
   // query when its own row must be skipped.
-  const TopK<S> ranked = detail::search_topk<S>(l2_normalize_rows(queries), l2_normalize_rows(bank),
+  const TopK<S> ranked = detail::search_topk<S>(l2_normalise_rows(queries), l2_normalise_rows(bank),
                                                 excluded ? k + 1 : k, SearchBlocks{});
   return detail::drop_excluded(ranked.indices, k, excluded);
 }

@@ -3,14 +3,13 @@
 
 #include <string>
 
-#include <Eigen/Core>
-
 #include "protoot/detail/validation.hpp"
 #include "protoot/losses/ot_target_loss.hpp"
 #include "protoot/losses/prototype_contrast.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
+
 template <class DZ, class DP, class DQ>
 typename DZ::Scalar ot_target_loss(const Eigen::MatrixBase<DZ>& features, const Eigen::MatrixBase<DP>& prototypes,
                                    const Eigen::MatrixBase<DQ>& plan, typename DZ::Scalar tau,

@@ -6,8 +6,6 @@
 #include <sstream>
 #include <string>
 
-#include <Eigen/Core>
-
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/losses/info_nce.hpp"

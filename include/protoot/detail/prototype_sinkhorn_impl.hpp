@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "protoot/costs.hpp"
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
@@ -14,6 +15,7 @@
 #include "protoot/types.hpp"
 
 namespace protoot {
+
 template <class DZ, class DP>
 Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P,
                                            bool normalise_similarity_rows) {
@@ -22,18 +24,9 @@ Matrix<typename DZ::Scalar> prototype_cost(const Eigen::MatrixBase<DZ>& Z, const
   constexpr const char* where = "prototype_cost";
   detail::require_feature_pair(Z, P, where, "features Z", "prototypes P",
                                "prototypes P must have the feature dimension d of Z");
-  // Unit rows first, each scaled by its largest entry (normalise_direction): norms of rows near
-  // 1e200 would overflow and make every cost 1.
-  const auto unit_rows = [&](const auto& X, const char* what) {
-    Matrix<S> U = X;
-    for (Index i = 0; i < U.rows(); ++i) {
-      auto row = U.row(i);
-      detail::require(detail::normalise_direction(row) > S(0), where, std::string(what) + " have a zero row (cosine undefined)");
-    }
-    return U;
-  };
   Matrix<S> similarity;
-  detail::parallel_product(similarity, unit_rows(Z, "features Z"), unit_rows(P, "prototypes P").transpose());
+  detail::parallel_product(similarity, detail::unit_rows(Z, where, "features Z"),
+                           detail::unit_rows(P, where, "prototypes P").transpose());
   if (normalise_similarity_rows) {
     const Vector<S> row_norm = similarity.rowwise().norm();
     for (Index i = 0; i < similarity.rows(); ++i)
@@ -95,7 +88,7 @@ PrototypeSinkhornResult<S> prototype_result(SinkhornResult<S>&& solved) {
 }  // namespace detail
 
 template <class DC, class DW>
-PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_cost(
+PrototypeSinkhornResult<typename DC::Scalar> prototype_sinkhorn_on_cost(
     const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DW>& w,
     const SinkhornOptions<typename DC::Scalar>& options,
     typename DC::Scalar rho,
@@ -114,7 +107,7 @@ PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn(
     const SinkhornOptions<typename DZ::Scalar>& options,
     typename DZ::Scalar rho,
     const Vector<typename DZ::Scalar>& sample_marginal) {
-  return prototype_sinkhorn_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
+  return prototype_sinkhorn_on_cost(prototype_cost(Z, P), w, options, rho, sample_marginal);
 }
 
 template <class DZ, class DP, class DW>
@@ -122,7 +115,7 @@ PrototypeSinkhornResult<typename DZ::Scalar> prototype_sinkhorn_released(
     const Eigen::MatrixBase<DZ>& Z, const Eigen::MatrixBase<DP>& P, const Eigen::MatrixBase<DW>& w,
     typename DZ::Scalar rho) {
   using S = typename DZ::Scalar;
-  return prototype_sinkhorn_cost(prototype_cost(Z, P, true), w, released_prototype_sinkhorn_options<S>(), rho);
+  return prototype_sinkhorn_on_cost(prototype_cost(Z, P, true), w, released_prototype_sinkhorn_options<S>(), rho);
 }
 
 }  // namespace protoot

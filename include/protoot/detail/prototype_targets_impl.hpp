@@ -7,12 +7,13 @@
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
 #include "protoot/kmeans.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/prototype_sinkhorn.hpp"
 #include "protoot/prototype_targets.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
+
 template <class S>
 Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform) {
   const Index k = clusters.centroids.rows();
@@ -77,7 +78,7 @@ Matrix<typename DZ::Scalar> plan_weighted_prototypes(const Eigen::MatrixBase<DP>
   detail::parallel_product(means, plan.transpose(), Z);
   for (Index j = 0; j < means.rows(); ++j)
     if (!(means.row(j).norm() > S(0))) means.row(j) = previous.row(j);
-  return l2_normalize_rows(means);
+  return l2_normalise_rows(means);
 }
 
 }  // namespace protoot

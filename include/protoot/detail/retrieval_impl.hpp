@@ -8,7 +8,7 @@
 
 #include "protoot/detail/openmp.hpp"
 #include "protoot/detail/validation.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/types.hpp"
 
@@ -87,8 +87,8 @@ class TopKBuffer {
     std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), RanksBefore());
     std::sort(items_.begin(), items_.begin() + k_, RanksBefore());
     for (Index t = 0; t < k_; ++t) {
-      indices[t] = items_[t].index;
-      scores[t] = items_[t].score;
+      indices[t] = items_[std::size_t(t)].index;
+      scores[t] = items_[std::size_t(t)].score;
     }
   }
 
@@ -103,8 +103,8 @@ class TopKBuffer {
 
   void shrink() {
     std::nth_element(items_.begin(), items_.begin() + (k_ - 1), items_.end(), RanksBefore());
-    threshold_ = items_[k_ - 1].score;
-    items_.resize(k_);
+    threshold_ = items_[std::size_t(k_ - 1)].score;
+    items_.resize(std::size_t(k_));
   }
 
   Index k_;
@@ -164,7 +164,7 @@ TopK<typename DQ::Scalar> cosine_topk(const Eigen::MatrixBase<DQ>& queries, cons
                                       Index k, SearchBlocks blocks) {
   using S = typename DQ::Scalar;
   detail::require_topk_arguments(queries, gallery, k, blocks, "cosine_topk");
-  return detail::search_topk<S>(l2_normalize_rows(queries), l2_normalize_rows(gallery), k, blocks);
+  return detail::search_topk<S>(l2_normalise_rows(queries), l2_normalise_rows(gallery), k, blocks);
 }
 
 }  // namespace protoot

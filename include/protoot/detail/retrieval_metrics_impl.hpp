@@ -98,7 +98,7 @@ RetrievalScores evaluate_retrieval(const Eigen::MatrixBase<DQ>& queries, const I
   detail::require_labels(gallery_labels, gallery.rows(), where, "gallery_labels");
   detail::require(!ks.empty() && *std::min_element(ks.begin(), ks.end()) >= 1, where, "ks must be non-empty, all >= 1");
   detail::require(block_queries >= 1, where, "block_queries must be >= 1");
-  const Matrix<S> q = l2_normalize_rows(queries), g = l2_normalize_rows(gallery);
+  const Matrix<S> q = l2_normalise_rows(queries), g = l2_normalise_rows(gallery);
   const Index n = q.rows(), m = g.rows(), nk = Index(ks.size());
   Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> hits(n, nk), r(n, nk);
   Vector<double> average_precision(n);
@@ -108,15 +108,15 @@ RetrievalScores evaluate_retrieval(const Eigen::MatrixBase<DQ>& queries, const I
       const Index relevant = Index(ranks.size());
       average_precision(i) = relevant ? detail::average_precision(ranks) : -1;  // -1: no relevant item
       for (Index c = 0; c < nk; ++c) {
-        r(i, c) = std::min(ks[c], relevant);
+        r(i, c) = std::min(ks[std::size_t(c)], relevant);
         hits(i, c) = std::upper_bound(ranks.begin(), ranks.end(), r(i, c)) - ranks.begin();
       }
     }
   });
   RetrievalScores scores{ks, std::vector<double>(ks.size()), 0};
-  for (Index c = 0; c < nk; ++c) scores.precision[c] = detail::percent_of(hits.col(c).sum(), r.col(c).sum(), where);
+  for (Index c = 0; c < nk; ++c) scores.precision[std::size_t(c)] = detail::percent_of(hits.col(c).sum(), r.col(c).sum(), where);
   const auto with_relevant = (average_precision.array() >= 0);
-  scores.mean_average_precision = 100.0 * with_relevant.select(average_precision, 0).sum() / with_relevant.count();
+  scores.mean_average_precision = 100.0 * with_relevant.select(average_precision, 0).sum() / double(with_relevant.count());
   return scores;
 }
 

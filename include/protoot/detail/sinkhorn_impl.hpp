@@ -178,7 +178,8 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
                                                    const Eigen::MatrixBase<DA>& a,
                                                    const Eigen::MatrixBase<DB>& b,
                                                    typename DC::Scalar rho_a, typename DC::Scalar rho_b,
-                                                   const SinkhornOptions<typename DC::Scalar>& options) {
+                                                   const SinkhornOptions<typename DC::Scalar>& options,
+                                                   bool keep_plan = true) {
   using S = typename DC::Scalar;
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "Sinkhorn runs on float or double");
   // POT's order sinkhorn(a, b, M) would pass a matrix as b: caught here at compile time.
@@ -192,7 +193,7 @@ SinkhornResult<typename DC::Scalar> solve_sinkhorn(const char* where, const Eige
   const Vector<S> b_vec = b.template cast<S>();
   const Eigen::Ref<const Matrix<S>> cost(C);  // maps a row-major cost, copies any other layout
   validate_sinkhorn(where, cost, a_vec, b_vec, rho_a, rho_b, options);
-  return SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, options, true).solve();
+  return SinkhornKernel<S>(cost, a_vec, b_vec, rho_a, rho_b, options, true).solve(keep_plan);
 }
 
 }  // namespace detail
@@ -213,6 +214,15 @@ SinkhornResult<typename DC::Scalar> sinkhorn_unbalanced(const Eigen::MatrixBase<
                                                         typename DC::Scalar rho_a, typename DC::Scalar rho_b,
                                                         const SinkhornOptions<typename DC::Scalar>& options) {
   return detail::solve_sinkhorn("sinkhorn_unbalanced", C, a, b, rho_a, rho_b, options);
+}
+
+template <class DC, class DA, class DB>
+SinkhornResult<typename DC::Scalar> sinkhorn_cost(const Eigen::MatrixBase<DC>& C, const Eigen::MatrixBase<DA>& a,
+                                                  const Eigen::MatrixBase<DB>& b,
+                                                  const SinkhornOptions<typename DC::Scalar>& options) {
+  using S = typename DC::Scalar;
+  const S hard = std::numeric_limits<S>::infinity();
+  return detail::solve_sinkhorn("sinkhorn_cost", C, a, b, hard, hard, options, false);
 }
 
 }  // namespace protoot

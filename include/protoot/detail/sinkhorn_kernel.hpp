@@ -20,7 +20,7 @@
 //                 column sums give g_new = g + eps log(b / sum) (times lambda). Columns whose sums
 //                 underflow are recomputed with an exact, max-shifted log-sum-exp: any epsilon works.
 //   scaling form: u_i = (a_i / (K v)_i)^lambda, accumulate u_i K_i. into K^T u. A zero or
-//                 non-finite scaling stops with SinkhornStatus::numerical_error at the last finite
+//                 non-finite scaling stops with SolverStatus::numerical_error at the last finite
 //                 iterate, or continues in the log form (SinkhornOptions::log_domain_fallback).
 #pragma once
 
@@ -84,10 +84,13 @@ class SinkhornKernel {
         threads_(thread_budget(parallel && C.size() >= kSinkhornParallelEntries)),
         log_a_(a.array().log()), log_b_(b_.array().log()),
         row_blocks_(row_blocks(n_, m_)),
-        row_buffer_(std::size_t(threads_) * m_), column_buffer_(std::size_t(row_blocks_) * m_),
+        row_buffer_(std::size_t(threads_ * m_)), column_buffer_(std::size_t(row_blocks_ * m_)),
         column_sums_(m_), row_lse_(Vector<S>::Constant(n_, std::numeric_limits<S>::quiet_NaN())) {}
 
-  SinkhornResult<S> solve() {
+  /// keep_plan = false leaves result.plan empty: the final pass still returns the transport
+  /// cost and marginal errors, through a row buffer instead of n x m memory.
+  SinkhornResult<S> solve(bool keep_plan = true) {
+    keep_plan_ = keep_plan;
     f_ = opt_.f_init.size() ? opt_.f_init : Vector<S>(Vector<S>::Zero(n_));
     bool have_g = opt_.g_init.size() != 0;
     g_ = have_g ? opt_.g_init : Vector<S>(Vector<S>::Zero(m_));
@@ -99,7 +102,7 @@ class SinkhornKernel {
       // Continue from the last finite iterate, in the log domain.
       first = result_.iterations + 1;
       have_g = true;
-      result_.status = SinkhornStatus::max_iterations;
+      result_.status = SolverStatus::max_iterations;
     }
     run_log(have_g, first);
     return finish();
@@ -151,10 +154,10 @@ class SinkhornKernel {
     const Index m = m_, blocks = row_blocks_;
 PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
-      S* scratch = row_buffer_.data() + std::size_t(thread_id()) * m;
+      S* scratch = row_buffer_.data() + thread_id() * m;
 PROTOOT_OMP(for schedule(dynamic, 1) nowait)
       for (Index block = 0; block < blocks; ++block) {
-        S* accumulator = column_buffer_.data() + std::size_t(block) * m;
+        S* accumulator = column_buffer_.data() + block * m;
         std::fill(accumulator, accumulator + m, S(0));
         for (Index i = n_ * block / blocks; i < n_ * (block + 1) / blocks; ++i) row_work(i, accumulator, scratch);
       }
@@ -172,16 +175,16 @@ PROTOOT_OMP(for schedule(dynamic, 1) nowait)
     result_.error_history.push_back(error);
     switch (check_iterate(error, epsilon, opt_.epsilon, opt_.tolerance)) {
       case SinkhornCheck::numerical_error:
-        result_.status = SinkhornStatus::numerical_error;
+        result_.status = SolverStatus::numerical_error;
         return true;
       case SinkhornCheck::converged:
-        result_.status = SinkhornStatus::converged;
+        result_.status = SolverStatus::converged;
         return true;
       case SinkhornCheck::go_on:
         break;
     }
     if (opt_.callback && !opt_.callback(SinkhornProgress<S>{k, epsilon, error})) {
-      result_.status = SinkhornStatus::interrupted;
+      result_.status = SolverStatus::interrupted;
       return true;
     }
     return false;
@@ -277,13 +280,14 @@ PROTOOT_OMP(simd)
   std::vector<S> column_log_sum_exp(S epsilon, Index count, ColumnOf column) {
     const S inv_eps = S(1) / epsilon;
     const S* f = f_.data();
-    std::vector<S> top(std::size_t(threads_) * count, -std::numeric_limits<S>::infinity());
-    std::vector<S> sum(std::size_t(row_blocks_) * count, S(0));  // per block: see row_blocks
-    std::vector<S> column_top(std::size_t(count), -std::numeric_limits<S>::infinity());
+    std::vector<S> top(std::size_t(threads_ * count), -std::numeric_limits<S>::infinity());
+    std::vector<S> sum(std::size_t(row_blocks_ * count), S(0));  // per block: see row_blocks
+    std::vector<S> column_max(std::size_t(count), -std::numeric_limits<S>::infinity());
+    S* const column_top = column_max.data();
     const Index blocks = row_blocks_;
 PROTOOT_OMP(parallel num_threads(threads_) if (threads_ > 1))
     {
-      S* my_top = top.data() + std::size_t(thread_id()) * count;
+      S* my_top = top.data() + thread_id() * count;
 PROTOOT_OMP(for schedule(static))
       for (Index i = 0; i < n_; ++i) {
         const S* c = cost_row(i);
@@ -293,13 +297,13 @@ PROTOOT_OMP(simd)
 PROTOOT_OMP(master)  // the thread that may call the shards' (MPI) hook
       {
         for (int t = 0; t < threads_; ++t)
-          for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t) * count + q]);
-        if (shards_) shards_->max(column_top.data(), count);
+          for (Index q = 0; q < count; ++q) column_top[q] = std::max(column_top[q], top[std::size_t(t * count + q)]);
+        if (shards_) shards_->max(column_top, count);
       }
 PROTOOT_OMP(barrier)
 PROTOOT_OMP(for schedule(dynamic, 1))
       for (Index block = 0; block < blocks; ++block) {
-        S* block_sum = sum.data() + std::size_t(block) * count;
+        S* block_sum = sum.data() + block * count;
         for (Index i = n_ * block / blocks; i < n_ * (block + 1) / blocks; ++i) {
           const S* c = cost_row(i);
 PROTOOT_OMP(simd)
@@ -309,9 +313,9 @@ PROTOOT_OMP(simd)
     }
     std::vector<S> lse(static_cast<std::size_t>(count), S(0));
     for (Index q = 0; q < count; ++q)
-      for (Index block = 0; block < blocks; ++block) lse[q] += sum[std::size_t(block) * count + q];
+      for (Index block = 0; block < blocks; ++block) lse[std::size_t(q)] += sum[std::size_t(block * count + q)];
     combine_sums(lse.data(), count);
-    for (Index q = 0; q < count; ++q) lse[q] = column_top[q] + std::log(lse[q]);
+    for (Index q = 0; q < count; ++q) lse[std::size_t(q)] = column_top[q] + std::log(lse[std::size_t(q)]);
     return lse;
   }
 
@@ -427,20 +431,20 @@ PROTOOT_OMP(simd)
   bool numerical_error(const Vector<S>& u, const Vector<S>& v, int iterations) {
     potentials_from_scalings(u, v);
     result_.iterations = iterations;
-    result_.status = SinkhornStatus::numerical_error;
+    result_.status = SolverStatus::numerical_error;
     return false;
   }
 
   // ---- result -------------------------------------------------------------------------------
-  /// The plan of the final potentials with its exact marginal errors and cost.
+  /// The plan of the final potentials (kept only when asked) with its exact marginal errors and cost.
   SinkhornResult<S> finish() {
     const S epsilon = last_epsilon_, inv_eps = S(1) / epsilon;
     const Index m = m_;
-    result_.plan.resize(n_, m_);
+    if (keep_plan_) result_.plan.resize(n_, m_);
     Vector<S> row_sums(n_), row_costs(n_);
-    row_pass([&](Index i, S* accumulator, S*) {
+    row_pass([&](Index i, S* accumulator, S* scratch) {
       const S* c = cost_row(i);
-      S* p = result_.plan.data() + i * m;
+      S* p = keep_plan_ ? result_.plan.data() + i * m : scratch;
       const S* g = g_.data();
       const S fi = f_[i];
       row_sums[i] = lane_sum<S>(m, [&](Index j) { return p[j] = fast_exp((fi + g[j] - c[j]) * inv_eps); });
@@ -470,7 +474,6 @@ PROTOOT_OMP(simd)
     result_.marginal_error_b = error_b;
     result_.marginal_error = error_a + error_b;
     result_.transport_cost = S(cost);
-    result_.converged = result_.status == SinkhornStatus::converged;
     return std::move(result_);
   }
 
@@ -489,6 +492,7 @@ PROTOOT_OMP(simd)
   Vector<S> row_lse_;  // last log-sum-exp of each row (NaN: none yet), the next shift
   Vector<S> f_, g_;
   S last_epsilon_ = S(0);
+  bool keep_plan_ = true;
   // scaling form
   Matrix<S> kernel_;
   Vector<S> f0_, g0_, u_, v_, v_previous_;

@@ -7,7 +7,9 @@
 #include <random>
 #include <vector>
 
+#include "protoot/detail/eigen_push.hpp"
 #include <Eigen/QR>
+#include "protoot/detail/eigen_pop.hpp"
 
 #include "protoot/detail/validation.hpp"
 #include "protoot/synthetic.hpp"

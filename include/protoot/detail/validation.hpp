@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <Eigen/Core>
+#include "protoot/types.hpp"
 
 namespace protoot::detail {
 

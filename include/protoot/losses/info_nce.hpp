@@ -25,6 +25,12 @@ struct InfoNceGradients {
   Matrix<S> queries, positives, negatives;
 };
 
+/// Gradients of info_nce_two_views: w.r.t. view a (n x d) and view b (n x d).
+template <class S>
+struct TwoViewGradients {
+  Matrix<S> a, b;
+};
+
 /// InfoNCE on precomputed similarities (not yet divided by tau):
 ///   loss = mean_i [ log( e^{p_i/tau} + sum_{j != excluded_i} e^{N_ij/tau} ) - p_i/tau ].
 /// positive: n similarities; negatives: n x m (m may be 0); tau > 0; excluded: optional column
@@ -49,12 +55,12 @@ typename DQ::Scalar info_nce(const Eigen::MatrixBase<DQ>& queries, const Eigen::
                              InfoNceGradients<typename DQ::Scalar>* grad = nullptr);
 
 /// Two-view InfoNCE (one direction of NT-Xent / CLIP): view a_i's positive is b_i, its
-/// negatives are the other rows of b. a, b: n x d (n >= 1), tau > 0. When `grad_a` / `grad_b`
-/// are given they receive the gradients w.r.t. a and b. O(n^2 d).
+/// negatives are the other rows of b. a, b: n x d (n >= 1), tau > 0. When `grad` is given it
+/// receives the gradients w.r.t. a and b. O(n^2 d).
 template <class DA, class DB>
 typename DA::Scalar info_nce_two_views(const Eigen::MatrixBase<DA>& a, const Eigen::MatrixBase<DB>& b,
-                                       typename DA::Scalar tau, Matrix<typename DA::Scalar>* grad_a = nullptr,
-                                       Matrix<typename DA::Scalar>* grad_b = nullptr);
+                                       typename DA::Scalar tau,
+                                       TwoViewGradients<typename DA::Scalar>* grad = nullptr);
 
 }  // namespace protoot
 

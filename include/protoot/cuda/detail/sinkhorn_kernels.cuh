@@ -1,9 +1,9 @@
 // protoot/cuda/detail/sinkhorn_kernels.cuh — the device side of the Sinkhorn solvers.
 //
 // One Sinkhorn half-step updates the potentials of one side from a reduction over the other:
-//   log form:     f_i <- tau * eps * (log a_i - LSE_j (g_j - C_ij) / eps)
-//   scaling form: u_i <- (a_i / sum_j K_ij v_j)^tau,   K = exp(-C / eps)
-// (tau = rho / (rho + eps) for a KL-relaxed side, 1 for a hard one). A "Form" policy supplies
+//   log form:     f_i <- lambda * eps * (log a_i - LSE_j (g_j - C_ij) / eps)
+//   scaling form: u_i <- (a_i / sum_j K_ij v_j)^lambda,   K = exp(-C / eps)
+// (lambda = rho / (rho + eps) for a KL-relaxed side, 1 for a hard one). A "Form" policy supplies
 // the term, the accumulator and the update, so every kernel below serves both forms, float and
 // double. The same reduction also yields the side's L1 marginal error for free.
 //
@@ -36,7 +36,7 @@ struct LogForm {
   static constexpr bool stores_kernel = false;
   __device__ static S entry(S cost, S /*inv_eps*/) { return cost; }
   __device__ static S term(S other, S entry, S inv_eps) { return (other - entry) * inv_eps; }
-  __device__ static S update(S weight, S reduced, S eps, S tau) { return tau * eps * (log(weight) - reduced); }
+  __device__ static S update(S weight, S reduced, S eps, S lambda) { return lambda * eps * (log(weight) - reduced); }
   __device__ static S marginal(S potential, S reduced, S inv_eps) { return exp(potential * inv_eps + reduced); }
   __device__ static bool valid(S potential, S /*weight*/) { return !isnan(potential) && potential != S(INFINITY); }
   __device__ static S potential(S value, S /*eps*/) { return value; }
@@ -48,9 +48,9 @@ struct ScalingForm {
   static constexpr bool stores_kernel = true;  // the stored matrix is K = exp(-C / eps)
   __device__ static S entry(S cost, S inv_eps) { return exp(-cost * inv_eps); }
   __device__ static S term(S other, S entry, S /*inv_eps*/) { return entry * other; }
-  __device__ static S update(S weight, S reduced, S /*eps*/, S tau) {
+  __device__ static S update(S weight, S reduced, S /*eps*/, S lambda) {
     const S ratio = weight / reduced;
-    return tau == S(1) ? ratio : pow(ratio, tau);
+    return lambda == S(1) ? ratio : pow(ratio, lambda);
   }
   __device__ static S marginal(S scaling, S reduced, S /*inv_eps*/) { return scaling * reduced; }
   // underflow of K v (0/0 or w/0) or a collapsed scaling on a side with mass
@@ -67,7 +67,7 @@ struct HalfStep {
   S* next;            ///< its updated potentials
   S* error_terms;     ///< |marginal_i - weight_i|, see measure_next
   bool measure_next;  ///< error of (next, other) instead of (current, other)
-  S eps, inv_eps, tau;
+  S eps, inv_eps, lambda;
   S rho;         ///< KL weight of this side (infinity: hard constraint)
   int* invalid;  ///< set to 1 when an update is non-finite (scaling underflow)
 };
@@ -75,7 +75,7 @@ struct HalfStep {
 template <class Form, class S>
 __device__ void finish_entry(const HalfStep<S>& step, long long i, S reduced) {
   const S weight = step.weights[i];
-  const S updated = Form::update(weight, reduced, step.eps, step.tau);
+  const S updated = Form::update(weight, reduced, step.eps, step.lambda);
   step.next[i] = updated;
   const S measured = step.measure_next ? updated : step.current[i];
   const S target = protoot::detail::relaxed_target(weight, Form::potential(measured, step.eps), step.rho);

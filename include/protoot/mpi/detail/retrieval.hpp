@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/mpi/detail/comm.hpp"
 #include "protoot/retrieval.hpp"
 #include "protoot/retrieval_metrics.hpp"
@@ -32,7 +32,7 @@ void shift_left(MPI_Comm comm, std::vector<T>& v, const RowLayout& layout) {
 /// Unit rows of a shard (an empty shard stays empty, with d columns).
 template <class S>
 Matrix<S> unit_shard(const Eigen::Ref<const Matrix<S>>& x, Index d) {
-  return x.rows() ? l2_normalize_rows(x) : Matrix<S>(0, d);
+  return x.rows() ? l2_normalise_rows(x) : Matrix<S>(0, d);
 }
 
 /// Collective checks shared by the searches: agreed d on both sides, finite data without zero

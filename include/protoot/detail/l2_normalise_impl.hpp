@@ -1,21 +1,20 @@
-// protoot/detail/l2_normalize_impl.hpp — definitions of protoot/l2_normalize.hpp.
+// protoot/detail/l2_normalise_impl.hpp — definitions of protoot/l2_normalise.hpp.
 #pragma once
 
 #include <cmath>
 #include <string>
 
-#include <Eigen/Core>
-
 #include "protoot/detail/validation.hpp"
-#include "protoot/l2_normalize.hpp"
+#include "protoot/l2_normalise.hpp"
 #include "protoot/types.hpp"
 
 namespace protoot {
+
 template <class Derived>
-Matrix<typename Derived::Scalar> l2_normalize_rows(const Eigen::MatrixBase<Derived>& x,
+Matrix<typename Derived::Scalar> l2_normalise_rows(const Eigen::MatrixBase<Derived>& x,
                                                    Vector<typename Derived::Scalar>* norms) {
   using S = typename Derived::Scalar;
-  constexpr const char* where = "l2_normalize_rows";
+  constexpr const char* where = "l2_normalise_rows";
   detail::require_nonempty(x, where, "x");
   detail::require_finite(x, where, "x");
   Matrix<S> y = x;
@@ -31,11 +30,11 @@ Matrix<typename Derived::Scalar> l2_normalize_rows(const Eigen::MatrixBase<Deriv
 }
 
 template <class DY, class DN, class DG>
-Matrix<typename DY::Scalar> l2_normalize_rows_backward(const Eigen::MatrixBase<DY>& y,
+Matrix<typename DY::Scalar> l2_normalise_rows_backward(const Eigen::MatrixBase<DY>& y,
                                                        const Eigen::MatrixBase<DN>& norms,
                                                        const Eigen::MatrixBase<DG>& grad_y) {
   using S = typename DY::Scalar;
-  constexpr const char* where = "l2_normalize_rows_backward";
+  constexpr const char* where = "l2_normalise_rows_backward";
   detail::require_size(norms.size(), y.rows(), where, "norms must have one entry per row of y");
   detail::require_size(grad_y.rows(), y.rows(), where, "grad_y rows");
   detail::require_size(grad_y.cols(), y.cols(), where, "grad_y columns");
