@@ -7,7 +7,7 @@
 
 #include "check.hpp"
 #include "cpu_reference.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
+#include "protoot/cuda/l2_normalise.cuh"
 #include "protoot/cuda/losses.cuh"
 
 using namespace protoot;

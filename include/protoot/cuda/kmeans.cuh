@@ -34,7 +34,7 @@
 #include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/detail/sinkhorn_kernels.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
+#include "protoot/cuda/l2_normalise.cuh"
 #include "protoot/kmeans.hpp"
 
 namespace protoot {

@@ -20,7 +20,7 @@
 #include "protoot/cuda/detail/reduction.cuh"
 #include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
+#include "protoot/cuda/l2_normalise.cuh"
 #include "protoot/cuda/topk.cuh"
 #include "protoot/losses/info_nce.hpp"
 #include "protoot/losses/neighbour_contrast.hpp"

@@ -12,7 +12,7 @@
 
 #include "protoot/cuda/detail/blas.hpp"
 #include "protoot/cuda/detail/row_norms.cuh"
-#include "protoot/cuda/l2_normalize.cuh"
+#include "protoot/cuda/l2_normalise.cuh"
 #include "protoot/cuda/sinkhorn.cuh"
 #include "protoot/prototype_sinkhorn.hpp"
 
@@ -48,9 +48,9 @@ cuda::DeviceMatrix<S> prototype_cost(const cuda::DeviceMatrix<S>& Z, const cuda:
   cuda::DeviceMatrix<S> cost(n, k);
   product_with_transpose(z.data(), n, p.data(), k, d, cost.data());
   if (normalise_similarity_rows) {  // in place: each lane rewrites the entries it read
-    normalize_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
+    normalise_rows<<<blocks_for_rows(n), 256, 0, cuda::detail::stream()>>>(
         cost.data(), n, k, cost.data(), static_cast<S*>(nullptr), static_cast<int*>(nullptr));
-    PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
+    PROTOOT_CUDA_CHECK_LAUNCH(normalise_rows);
   }
   one_minus<<<grid_stride_blocks(cost.size()), 256, 0, cuda::detail::stream()>>>(cost.data(), cost.size(), cost.data());
   PROTOOT_CUDA_CHECK_LAUNCH(one_minus);

@@ -17,7 +17,7 @@
 #include "protoot/cuda/detail/blas.hpp"
 #include "protoot/cuda/detail/row_norms.cuh"
 #include "protoot/cuda/device_matrix.hpp"
-#include "protoot/cuda/l2_normalize.cuh"
+#include "protoot/cuda/l2_normalise.cuh"
 #include "protoot/retrieval.hpp"
 
 namespace protoot {

@@ -1,4 +1,4 @@
-// protoot/cuda/l2_normalize.cuh — row L2 normalisation and its backward pass on the GPU.
+// protoot/cuda/l2_normalise.cuh — row L2 normalisation and its backward pass on the GPU.
 //
 // The same contract as protoot/l2_normalise.hpp with the data on the device: heads end with this
 // step, so its output stays on the device (a DeviceMatrix) for the losses that follow.
@@ -44,7 +44,7 @@ inline int blocks_for_rows(Index rows) { return static_cast<int>((rows + rows_pe
 /// non-finite row is flagged in bad_row (and copied unchanged) when bad_row is given, else kept
 /// as is: a zero similarity row stays zero in prototype_cost. One warp per row.
 template <class S>
-__global__ void normalize_rows(const S* x, int n, int d, S* y, S* norms, int* bad_row) {
+__global__ void normalise_rows(const S* x, int n, int d, S* y, S* norms, int* bad_row) {
   const int lane = threadIdx.x % warp_size;
   const long long i = static_cast<long long>(blockIdx.x) * (blockDim.x / warp_size) + threadIdx.x / warp_size;
   if (i >= n) return;
@@ -61,7 +61,7 @@ __global__ void normalize_rows(const S* x, int n, int d, S* y, S* norms, int* ba
 /// dx_i = (g_i - y_i (y_i . g_i)) / norms[i] (n x d); a row whose norm is not > 0 is flagged in
 /// bad_row. One warp per row.
 template <class S>
-__global__ void normalize_rows_backward(const S* y, const S* norms, const S* g, int n, int d, S* dx, int* bad_row) {
+__global__ void normalise_rows_backward(const S* y, const S* norms, const S* g, int n, int d, S* dx, int* bad_row) {
   const int lane = threadIdx.x % warp_size;
   const long long i = static_cast<long long>(blockIdx.x) * (blockDim.x / warp_size) + threadIdx.x / warp_size;
   if (i >= n) return;
@@ -83,10 +83,10 @@ DeviceMatrix<S> unit_rows(const DeviceMatrix<S>& x, const char* where, const cha
   if (norms && norms->size() != static_cast<std::size_t>(x.rows()))
     *norms = DeviceBuffer<S>(static_cast<std::size_t>(x.rows()), "row norms");
   FirstBadRow bad;
-  normalize_rows<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
+  normalise_rows<<<blocks_for_rows(x.rows()), 256, 0, cuda::detail::stream()>>>(
       x.data(), static_cast<int>(x.rows()), static_cast<int>(x.cols()), y.data(), norms ? norms->data() : nullptr,
       bad.data());
-  PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows);
+  PROTOOT_CUDA_CHECK_LAUNCH(normalise_rows);
   if (const Index row = bad.get(); row >= 0)
     fail(where, std::string(name) + " row " + std::to_string(row) + " has zero (or non-finite) norm");
   return y;
@@ -118,10 +118,10 @@ cuda::DeviceMatrix<S> l2_normalise_rows_backward(const cuda::DeviceMatrix<S>& y,
   cuda::DeviceMatrix<S> dx(y.rows(), y.cols());
   if (y.empty()) return dx;
   FirstBadRow bad;
-  normalize_rows_backward<<<blocks_for_rows(y.rows()), 256, 0, cuda::detail::stream()>>>(
+  normalise_rows_backward<<<blocks_for_rows(y.rows()), 256, 0, cuda::detail::stream()>>>(
       y.data(), norms.data(), grad_y.data(), static_cast<int>(y.rows()), static_cast<int>(y.cols()), dx.data(),
       bad.data());
-  PROTOOT_CUDA_CHECK_LAUNCH(normalize_rows_backward);
+  PROTOOT_CUDA_CHECK_LAUNCH(normalise_rows_backward);
   if (bad.get() >= 0) fail(where, "norms must be > 0");
   return dx;
 }
