@@ -41,6 +41,20 @@ bool is_double() {
   return std::is_same<S, double>::value;
 }
 
+/// Writes Xs and Xt to a fresh scratch folder and runs domain_adaptation_reference.py `mode` on
+/// them with one numeric parameter; returns the folder holding its outputs.
+template <class S>
+std::string run_domain_adaptation_reference(const std::string& mode, const Matrix<S>& Xs, const Matrix<S>& Xt,
+                                            double parameter) {
+  const std::string dir = test::scratch_dir<S>(mode);
+  write_raw(dir + "/Xs.bin", Xs);
+  write_raw(dir + "/Xt.bin", Xt);
+  run_reference("domain_adaptation_reference.py", mode + " " + dir + " " + std::to_string(Xs.rows()) + " " +
+                                                      std::to_string(Xt.rows()) + " " + std::to_string(Xs.cols()) +
+                                                      " " + std::to_string(parameter));
+  return dir;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("coral: transform of Xs equals the NumPy/SciPy CORAL reference", "[peers][domain_adaptation]", float,
@@ -50,12 +64,7 @@ TEMPLATE_TEST_CASE("coral: transform of Xs equals the NumPy/SciPy CORAL referenc
   const Matrix<S> Xs = correlated<S>(ns, d, 0.0, 1);
   const Matrix<S> Xt = correlated<S>(nt, d, 2.0, 2);
   for (const double reg : {1.0, 0.01}) {
-    const std::string dir = test::scratch_dir<S>("coral");
-    write_raw(dir + "/Xs.bin", Xs);
-    write_raw(dir + "/Xt.bin", Xt);
-    run_reference("domain_adaptation_reference.py", "coral " + dir + " " + std::to_string(ns) + " " +
-                                                        std::to_string(nt) + " " + std::to_string(d) + " " +
-                                                        std::to_string(reg));
+    const std::string dir = run_domain_adaptation_reference("coral", Xs, Xt, reg);
     const Eigen::MatrixXd expected = read_raw(dir + "/coral.bin", ns, d);
     const Matrix<S> mapped = apply_affine(coral(Xs, Xt, S(reg)), Xs);
     CAPTURE(reg);
@@ -89,12 +98,7 @@ TEMPLATE_TEST_CASE("sinkhorn_transport: plan and barycentric maps equal POT Sink
   const double eps = 0.05;
   const Matrix<S> Xs = correlated<S>(ns, d, 0.0, 5);
   const Matrix<S> Xt = correlated<S>(nt, d, 1.5, 6);
-  const std::string dir = test::scratch_dir<S>("sinkhorn_transport");
-  write_raw(dir + "/Xs.bin", Xs);
-  write_raw(dir + "/Xt.bin", Xt);
-  run_reference("domain_adaptation_reference.py", "sinkhorn " + dir + " " + std::to_string(ns) + " " +
-                                                      std::to_string(nt) + " " + std::to_string(d) + " " +
-                                                      std::to_string(eps));
+  const std::string dir = run_domain_adaptation_reference("sinkhorn", Xs, Xt, eps);
   SinkhornTransportOptions<S> options;
   options.sinkhorn.epsilon = S(eps);
   options.sinkhorn.tolerance = is_double<S>() ? S(1e-13) : S(1e-5);

@@ -198,7 +198,8 @@ template <class S>
 struct DomainState {
   Matrix<S> inputs;           // n x d, after input normalisation
   Vector<S> feature_std;      // d
-  Eigen::Matrix<S, 1, Eigen::Dynamic> input_offset;  // d: what normalisation subtracted, in its units (warps act on inputs + offset)
+  // d: what input normalisation subtracted, in its units (image warps act on inputs + offset)
+  Eigen::Matrix<S, 1, Eigen::Dynamic> input_offset;
   Matrix<S> bank;             // n x out, momentum features
   KMeansResult<S> clusters;   // prototypes (K x out, unit rows) and their proportions
   PrototypeSinkhornResult<S> own_plan, cross_plan;  // onto own / the other domain's prototypes
@@ -212,11 +213,6 @@ inline void validate(Index rows_a, Index rows_b, Index cols, const TrainConfig& 
   require(k >= 2 && rows_a >= k && rows_b >= k,
           "need num_prototypes >= 2 and at least num_prototypes samples per domain (got " + std::to_string(k) +
               " prototypes, " + std::to_string(rows_a) + " and " + std::to_string(rows_b) + " samples)");
-  const Index pixels = Index(c.augmentation.image_height) * c.augmentation.image_width;
-  require(pixels == 0 || cols % pixels == 0,
-          "rows of " + std::to_string(cols) + " features are not whole images of " +
-              std::to_string(c.augmentation.image_height) + " x " + std::to_string(c.augmentation.image_width) +
-              " pixels");
   require(c.epochs >= 1 && c.optimisation.batch_size >= 1, "epochs and batch_size must be >= 1");
   require(c.threads >= 1, "threads must be >= 1");
   require(c.head.hidden_dim >= 1 && c.head.output_dim >= 1, "layer sizes must be >= 1");
@@ -226,6 +222,10 @@ inline void validate(Index rows_a, Index rows_b, Index cols, const TrainConfig& 
   require((g.image_height == 0) == (g.image_width == 0) && g.image_height >= 0 && g.image_width >= 0 &&
               g.image_height <= 65536 && g.image_width <= 65536,
           "image_height and image_width must both be 0 (no images) or both in [1, 65536]");
+  const Index pixels = Index(g.image_height) * g.image_width;
+  require(pixels == 0 || cols % pixels == 0,
+          "rows of " + std::to_string(cols) + " features are not whole images of " + std::to_string(g.image_height) +
+              " x " + std::to_string(g.image_width) + " pixels");
   require(std::isfinite(g.max_scale) && g.max_scale >= 1 && g.max_scale <= 10 && std::isfinite(g.max_shear) &&
               g.max_shear >= 0 && g.max_shear <= 10 && std::isfinite(g.max_shift) && g.max_shift >= 0 &&
               g.max_shift <= 65536,
@@ -345,8 +345,9 @@ IndexVector next_batch(DomainState<S>& d, Index batch, std::mt19937& rng) {
 /// Row x (images of c.image_height x c.image_width per channel, plus `offset`) warped by one
 /// random affine map about the image centre, minus `offset` again; bilinear, zero outside.
 template <class S>
-void warp_image_row(Eigen::Ref<Eigen::Matrix<S, 1, Eigen::Dynamic>, 0, Eigen::InnerStride<>> x, const Eigen::Matrix<S, 1, Eigen::Dynamic>& offset,
-                    const AugmentationConfig& c, std::mt19937& rng) {
+void warp_image_row(Eigen::Ref<Eigen::Matrix<S, 1, Eigen::Dynamic>, 0, Eigen::InnerStride<>> x,
+                    const Eigen::Matrix<S, 1, Eigen::Dynamic>& offset, const AugmentationConfig& c,
+                    std::mt19937& rng) {
   std::uniform_real_distribution<double> unit(-1.0, 1.0);
   const double log_scale = std::log(c.max_scale);
   const double sy = std::exp(unit(rng) * log_scale), sx = std::exp(unit(rng) * log_scale);
@@ -520,8 +521,9 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
         const IndexVector idx = trainer::next_batch(d, batch, rng);
         const Matrix<S> x = d.inputs(idx, Eigen::all);
         MlpCache<S> cache;
-        const Matrix<S> q = head.forward(trainer::augment(x, d.feature_std, d.input_offset, config.augmentation, rng), &cache);
-        const Matrix<S> key = ema.forward(trainer::augment(x, d.feature_std, d.input_offset, config.augmentation, rng));
+        const AugmentationConfig& views = config.augmentation;
+        const Matrix<S> q = head.forward(trainer::augment(x, d.feature_std, d.input_offset, views, rng), &cache);
+        const Matrix<S> key = ema.forward(trainer::augment(x, d.feature_std, d.input_offset, views, rng));
         const IndexVector own_match = config.ot.intra_domain
                                           ? IndexVector(d.own_plan.labels(idx))
                                           : assign_to_nearest_prototype(d.bank(idx, Eigen::all), d.clusters.centroids);
