@@ -10,4 +10,9 @@ elseif(PROTOOT_BUILD_BENCHMARKS)
     COMMAND ${PROTOOT_REFERENCE_PYTHON} ${PROJECT_SOURCE_DIR}/benchmarks/compare.py --quick --no-build --strict
             --build-dir ${PROJECT_BINARY_DIR} --min-time 0.02 --out ${CMAKE_CURRENT_BINARY_DIR}/compare_quick)
   set_tests_properties(compare_harness_quick PROPERTIES LABELS "slow;peers" TIMEOUT 120)
+  add_test(NAME compare_harness_out_of_core_quick
+    COMMAND ${PROTOOT_REFERENCE_PYTHON} ${PROJECT_SOURCE_DIR}/benchmarks/compare.py --out-of-core --quick --no-build
+            --build-dir ${PROJECT_BINARY_DIR} --min-time 0.02 --out ${CMAKE_CURRENT_BINARY_DIR}/compare_quick)
+  set_tests_properties(compare_harness_out_of_core_quick PROPERTIES LABELS "slow;peers" TIMEOUT 120
+                       FAIL_REGULAR_EXPRESSION "\\*\\*no\\*\\*")
 endif()

@@ -31,15 +31,21 @@ struct ClusterSums {
   Eigen::VectorXd mass;                                                          // k, sum w
 };
 
-/// The point set K-means works on: X (rows unit in spherical mode), squared row norms, weights.
+/// The point set K-means works on: X (rows unit in spherical mode), squared row norms, weights,
+/// and for a memory-mapped X the hook that hands a row block's pages back once a pass is done
+/// with it (empty for X in memory).
 template <class Scalar>
 struct KMeansData {
   Eigen::Ref<const Matrix<Scalar>> X;
   Vector<Scalar> squared_norms;
   const Vector<Scalar>* weights;  // null: all ones
   bool spherical;
+  std::function<void(Index first, Index rows)> release = {};
 
   Scalar weight(Index i) const { return weights ? (*weights)(i) : Scalar(1); }
+  void done_with(Index first, Index rows) const {
+    if (release) release(first, rows);
+  }
 };
 
 /// Row blocks are grouped into at most this many chunks, each run in order by one thread with
@@ -102,6 +108,7 @@ double assign_to_centroids(const KMeansData<Scalar>& data, const Matrix<Scalar>&
         partial[std::size_t(t)].mass(best) += double(w);
       }
     }
+    data.done_with(first, rows);
   });
   if (next) {
     next->sums.setZero(k, d);
@@ -198,9 +205,16 @@ class HostPoints {
     return data_.squared_norms.allFinite() ? double(data_.squared_norms.maxCoeff())
                                            : std::numeric_limits<double>::infinity();
   }
-  double mean_feature_variance() const {  // as E[x^2] - E[x]^2: no n x d temporary
-    const Eigen::RowVectorXd mean = data_.X.colwise().sum().template cast<double>() / double(rows());
-    const Eigen::RowVectorXd second = data_.X.colwise().squaredNorm().template cast<double>() / double(rows());
+  double mean_feature_variance() const {  // as E[x^2] - E[x]^2 in double, one blocked pass
+    const Index n = rows(), d = cols();
+    Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(kmeans_chunks(n), d), squares = sums;
+    for_each_row_block(n, kmeans_threads(n, n * d), [&](Index first, Index count, int t) {
+      const auto block = data_.X.middleRows(first, count).template cast<double>();
+      sums.row(t) += block.colwise().sum();
+      squares.row(t) += block.colwise().squaredNorm();
+      data_.done_with(first, count);
+    });
+    const Eigen::RowVectorXd mean = sums.colwise().sum() / double(n), second = squares.colwise().sum() / double(n);
     return (second - mean.cwiseAbs2()).mean();
   }
   Matrix<Scalar> gather(const std::vector<Index>& ids) const {
@@ -230,6 +244,7 @@ class HostPoints {
       distances_to_candidates(data_, first, count, candidates_, candidate_norms, capped ? &closest_ : nullptr, block);
       for (Index r = 0; r < count; ++r)
         for (Index j = 0; j < m; ++j) potential(t, j) += double(data_.weight(first + r)) * double(block(r, j));
+      data_.done_with(first, count);
     });
     std::vector<double> total(static_cast<std::size_t>(m), 0.0);
     for (Index t = 0; t < potential.rows(); ++t)  // chunk order: the same sums on every thread count
@@ -469,6 +484,34 @@ KMeansResult<Scalar> kmeans_restarts(Points& points, Index k, const KMeansOption
   return best;
 }
 
+/// kmeans() on a validated, prepared point set (in memory or mapped): faiss-style training on a
+/// sample when asked, else the restart loop over all points.
+template <class Scalar>
+KMeansResult<Scalar> kmeans_on_data(const KMeansData<Scalar>& data, Index k, const KMeansOptions<Scalar>& options) {
+  const auto& points = data.X;
+  if (options.max_points_per_centroid > 0 && (points.rows() + k - 1) / k > options.max_points_per_centroid) {
+    // Train on a sample (rows of `points`: unit already in spherical mode), then label every point.
+    const std::vector<Index> rows = random_rows(points.rows(), k * options.max_points_per_centroid, options.seed);
+    KMeansOptions<Scalar> on_sample = options;
+    on_sample.max_points_per_centroid = 0;
+    Matrix<Scalar> sample(Index(rows.size()), points.cols());
+    if (options.weights.size()) on_sample.weights.resize(sample.rows());
+    for (Index r = 0; r < sample.rows(); ++r) {
+      sample.row(r) = points.row(rows[std::size_t(r)]);
+      if (options.weights.size()) on_sample.weights(r) = options.weights(rows[std::size_t(r)]);
+    }
+    data.done_with(0, points.rows());  // the sampled rows are scattered over all of X
+    KMeansResult<Scalar> result = kmeans(sample, k, on_sample);
+    assign_all(data, std::move(result.centroids), result);
+    return result;
+  }
+  HostPoints<Scalar> host(data);
+  return kmeans_restarts(host, k, options, "kmeans",
+                         [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
+                           lloyd(data, std::move(start), options, shift_tolerance, restart, out);
+                         });
+}
+
 }  // namespace detail
 
 template <class Derived>
@@ -481,29 +524,10 @@ KMeansResult<typename Derived::Scalar> kmeans(const Eigen::MatrixBase<Derived>& 
   detail::validate_kmeans<Scalar>(given, k, options);
   const Matrix<Scalar> unit = detail::unit_rows_copy<Scalar>(given, options.spherical, "kmeans");
   const Eigen::Ref<const Matrix<Scalar>> points = unit.size() ? Eigen::Ref<const Matrix<Scalar>>(unit) : given;
-  const detail::KMeansData<Scalar> data{points, points.rowwise().squaredNorm(),
-                                        options.weights.size() ? &options.weights : nullptr, options.spherical};
-  if (options.max_points_per_centroid > 0 && (points.rows() + k - 1) / k > options.max_points_per_centroid) {
-    // Train on a sample (rows of `points`: unit already in spherical mode), then label every point.
-    const std::vector<Index> rows = detail::random_rows(points.rows(), k * options.max_points_per_centroid, options.seed);
-    KMeansOptions<Scalar> on_sample = options;
-    on_sample.max_points_per_centroid = 0;
-    Matrix<Scalar> sample(Index(rows.size()), points.cols());
-    if (options.weights.size()) on_sample.weights.resize(sample.rows());
-    for (Index r = 0; r < sample.rows(); ++r) {
-      sample.row(r) = points.row(rows[std::size_t(r)]);
-      if (options.weights.size()) on_sample.weights(r) = options.weights(rows[std::size_t(r)]);
-    }
-    KMeansResult<Scalar> result = kmeans(sample, k, on_sample);
-    detail::assign_all(data, std::move(result.centroids), result);
-    return result;
-  }
-  detail::HostPoints<Scalar> host(data);
-  return detail::kmeans_restarts(
-      host, k, options, "kmeans",
-      [&](Matrix<Scalar> start, double shift_tolerance, int restart, KMeansResult<Scalar>& out) {
-        detail::lloyd(data, std::move(start), options, shift_tolerance, restart, out);
-      });
+  return detail::kmeans_on_data(detail::KMeansData<Scalar>{points, points.rowwise().squaredNorm(),
+                                                           options.weights.size() ? &options.weights : nullptr,
+                                                           options.spherical},
+                                k, options);
 }
 
 }  // namespace protoot
