@@ -670,7 +670,7 @@ def out_of_core(args, build_dir):
         for round_index in range(args.rounds):
             for name in ("BM_OutOfCoreTopK", "BM_OutOfCoreKMeans"):
                 for mapped in ((1, 0) if round_index % 2 == 0 else (0, 1)):
-                    found = run_benchmark(executable, f"^{name}/mapped:{mapped}$", args.min_time, args.threads,
+                    found = run_benchmark(executable, f"^{name}/mapped:{mapped}/", args.min_time, args.threads,
                                           inputs=path, env=env)
                     if found is None:
                         raise RuntimeError(f"{executable} was not built")
@@ -684,8 +684,7 @@ def out_of_core(args, build_dir):
                   for r in results[(name, mapped)]]
         return float(np.median(values))
 
-    shown = [a for a in sys.argv[1:] if a not in ("--write-docs", "--no-build")]
-    lines = [f"- Command: `{Path(sys.executable).name} benchmarks/compare.py {' '.join(shown)}` "
+    lines = [f"- Command: `{shown_command()}` "
              f"({'quick' if args.quick else 'full'} sizes, median of {args.rounds} round(s), each run in its own process)",
              f"- Data: a float32 .npy of {size['n']:,} x {size['d']} ({file_gib:.2f} GiB, standard normal), written "
              f"just before the runs, so it sits in the page cache (from a cold disk the mapped runs read at the "
@@ -837,6 +836,17 @@ def peer_versions():
     return text
 
 
+def shown_command():
+    """This run's command line as the docs show it: without the flags that say where it was built
+    or written (they do not change what was measured)."""
+    shown = [a for a in sys.argv[1:] if a not in ("--write-docs", "--no-build")]
+    for flag in ("--build-dir", "--out"):
+        if flag in shown:
+            del shown[shown.index(flag):shown.index(flag) + 2]
+    return " ".join([f"{os.path.relpath(sys.executable, REPO) if sys.prefix != sys.base_prefix else sys.executable} "
+                     "benchmarks/compare.py"] + shown)
+
+
 def git_commit():
     done = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
     return done.stdout.strip() or "unknown"
@@ -939,12 +949,7 @@ def main():
                  "batch": batched}[workload](session, sizes, work, rows, limits)
             loads.append(os.getloadavg()[0])
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
-    shown = [a for a in sys.argv[1:] if a not in ("--write-docs", "--no-build")]
-    for flag in ("--build-dir", "--out"):  # where it was built or written does not change what was measured
-        if flag in shown:
-            del shown[shown.index(flag):shown.index(flag) + 2]
-    command = " ".join([f"{os.path.relpath(sys.executable, REPO) if sys.prefix != sys.base_prefix else sys.executable} "
-                        "benchmarks/compare.py"] + shown)
+    command = shown_command()
     header = [f"Command: `{command}` ({'quick sizes' if args.quick else 'full sizes'}, median of {args.rounds} "
               f"round(s) in alternating order, >= {args.min_time:g} s of timed calls per measurement after one "
               f"untimed warm-up call, each in its own process)",
