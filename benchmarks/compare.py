@@ -917,21 +917,13 @@ def main():
         targets = ["bench_threads"] if args.thread_sweep else ["bench_out_of_core"] if args.out_of_core else targets
         subprocess.run(["cmake", "--build", str(build_dir), "-j", str(args.jobs), "--target", *targets], check=True)
 
-    if args.thread_sweep:
-        text = thread_sweep(args, build_dir)
+    if args.thread_sweep or args.out_of_core:  # a study of its own instead of the side-by-side table
+        text = (thread_sweep if args.thread_sweep else out_of_core)(args, build_dir)
         print(text)
         out = Path(args.out) if args.out else build_dir / "compare"
         out.mkdir(parents=True, exist_ok=True)
-        (out / "thread_sweep.md").write_text(text)
-        return
-
-    if args.out_of_core:
-        text = out_of_core(args, build_dir)
-        print(text)
-        out = Path(args.out) if args.out else build_dir / "compare"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "out_of_core.md").write_text(text)
-        if args.write_docs:
+        (out / ("thread_sweep.md" if args.thread_sweep else "out_of_core.md")).write_text(text)
+        if args.out_of_core and args.write_docs:
             update_docs(text, OUT_OF_CORE_SECTION, OUT_OF_CORE_BEGIN, OUT_OF_CORE_END)
         return
 
