@@ -8,6 +8,12 @@ oracle matching of the true class centroids (Hungarian, cosine cost) gets right.
 its ink bounding box and stretching it back to H x W: a large gain says the domains differ in
 geometry (size, aspect), which image views can teach the head to ignore.
 
+Last, per domain, how well K-means (K = number of classes, centred features, 3 seeds) recovers
+the class proportions that ProtoOT uses as the prototype marginal: the largest-to-smallest ratio
+of classes and of clusters, and total-variation distances between the sorted proportion profiles
+of classes, clusters and the uniform marginal. When the clusters are as close to uniform as to
+the classes, K-means marginals and uniform marginals give nearly the same OT plans.
+
   /usr/bin/python3 examples/data/diagnose_pair.py out/pairs/collections/collections --image-shape 8x8
 """
 import argparse
@@ -15,6 +21,7 @@ import argparse
 import numpy as np
 from scipy.ndimage import zoom
 from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
 
 
 def unit_rows(x):
@@ -58,6 +65,17 @@ def main():
         h, w = (int(v) for v in args.image_shape.split("x"))
         ab, bb = bounding_box_images(a, h, w), bounding_box_images(b, h, w)
         print("bounding-box images: cross 1-NN A->B %.2f  B->A %.2f" % cross_nn(ab, bb, la, lb))
+    for side, x, y in (("A", a, la), ("B", b, lb)):
+        k = len(np.unique(y))
+        classes_profile = np.sort(np.bincount(y) / len(y))[::-1]
+        clusters_profile = np.mean([np.sort(np.bincount(KMeans(k, n_init=3, random_state=seed).fit(x - x.mean(0)).labels_,
+                                                        minlength=k) / len(y))[::-1] for seed in range(3)], axis=0)
+        uniform = np.full(k, 1 / k)
+        tv = lambda p, q: 0.5 * np.abs(p - q).sum()
+        print(f"{side}: largest/smallest classes {classes_profile[0] / classes_profile[-1]:.1f}, K-means clusters "
+              f"{clusters_profile[0] / clusters_profile[-1]:.1f};  TV(classes, uniform) {tv(classes_profile, uniform):.2f}  "
+              f"TV(clusters, uniform) {tv(clusters_profile, uniform):.2f}  TV(clusters, classes) "
+              f"{tv(clusters_profile, classes_profile):.2f}")
 
 
 if __name__ == "__main__":
