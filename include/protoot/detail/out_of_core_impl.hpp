@@ -41,13 +41,11 @@ TopK<S> stream_topk(const Eigen::Ref<const Matrix<S>>& queries, const io::Mapped
   require_nonempty(queries, where, "queries");
   require_size(gallery.cols(), queries.cols(), where, "gallery columns (feature dimension)");
   require_finite(queries, where, "queries");
-  require(k >= 1 && k <= m, where, "k = " + std::to_string(k) + " must be in [1, " + std::to_string(m) + "]");
-  require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+  require_topk_queries(queries, m, k, blocks, where);
   const std::size_t row_bytes = static_cast<std::size_t>(gallery.cols()) * sizeof(S) * (cosine ? 2 : 1);
   require(stream.memory_budget >= row_bytes, where,
           "memory_budget (" + std::to_string(stream.memory_budget) + " bytes) must hold one gallery row (" +
               std::to_string(row_bytes) + " bytes" + (cosine ? ", with its normalised copy)" : ")"));
-  require_finite(queries.rowwise().squaredNorm(), where, "squared row norms of queries (overflow: rescale them)");
   // Whole gallery tiles per window when the budget allows: the tiles then fall where they fall in
   // memory, and each score is computed by the same product (bit for bit the in-memory result).
   Index window = std::min<Index>(m, static_cast<Index>(stream.memory_budget / row_bytes));
@@ -58,8 +56,11 @@ TopK<S> stream_topk(const Eigen::Ref<const Matrix<S>>& queries, const io::Mapped
   for (Index g0 = 0; g0 < m; g0 += window) {
     const Index rows = std::min(window, m - g0);
     const auto rows_map = gallery.matrix().middleRows(g0, rows);
-    require_finite(rows_map, where, ("gallery rows " + std::to_string(g0) + "-" + std::to_string(g0 + rows - 1)).c_str());
-    require_finite(rows_map.rowwise().squaredNorm(), where, "squared row norms of gallery (overflow: rescale it)");
+    // One pass for the norms; the entries are read again only to name a failure precisely.
+    const Vector<S> squared_norms = rows_map.rowwise().squaredNorm();
+    if (!squared_norms.allFinite())
+      require_finite(rows_map, where, ("gallery rows " + std::to_string(g0) + "-" + std::to_string(g0 + rows - 1)).c_str());
+    require_finite(squared_norms, where, "squared row norms of gallery (overflow: rescale it)");
     TopK<S> part = cosine ? search_topk<S>(q, l2_normalise_rows(rows_map), std::min(k, rows), blocks)
                           : search_topk<S>(q, rows_map, std::min(k, rows), blocks);
     gallery.release(g0, rows);

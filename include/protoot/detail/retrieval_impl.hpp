@@ -114,16 +114,24 @@ class TopKBuffer {
 
 /// The contract shared by the top-k searches, checked before any work (so that a shape error is
 /// reported as such, not as a symptom of normalising or multiplying mismatched data).
+/// The part of that contract that reads no gallery entry (a mapped gallery is checked a window at
+/// a time): k in [1, gallery_rows], block sizes, the queries' squared norms. |q.g| <= ||q|| ||g||,
+/// so finite squared norms keep every score finite (the GPU search checks the same); a NaN or Inf
+/// score from finite data would corrupt the ranking silently.
+template <class DQ>
+void require_topk_queries(const Eigen::MatrixBase<DQ>& queries, Index gallery_rows, Index k, SearchBlocks blocks,
+                          const char* where) {
+  require(k >= 1 && k <= gallery_rows, where,
+          "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery_rows) + "]");
+  require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
+  require_finite(queries.rowwise().squaredNorm(), where, "squared row norms of queries (overflow: rescale them)");
+}
+
 template <class DQ, class DG>
 void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery, Index k,
                             SearchBlocks blocks, const char* where) {
   require_feature_pair(queries, gallery, where, "queries", "gallery", "gallery columns (feature dimension)");
-  require(k >= 1 && k <= gallery.rows(), where,
-          "k = " + std::to_string(k) + " must be in [1, " + std::to_string(gallery.rows()) + "]");
-  require(blocks.queries >= 1 && blocks.gallery >= 1, where, "block sizes must be >= 1");
-  // |q.g| <= ||q|| ||g||, so finite squared norms keep every score finite (the GPU search checks
-  // the same). A NaN or Inf score from finite data would corrupt the ranking silently.
-  require_finite(queries.rowwise().squaredNorm(), where, "squared row norms of queries (overflow: rescale them)");
+  require_topk_queries(queries, gallery.rows(), k, blocks, where);
   require_finite(gallery.rowwise().squaredNorm(), where, "squared row norms of gallery (overflow: rescale it)");
 }
 
