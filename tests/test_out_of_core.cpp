@@ -101,9 +101,9 @@ TEMPLATE_TEST_CASE("streamed K-means over a mapped file equals K-means in memory
 }
 
 TEST_CASE("streamed K-means keeps only a few row blocks of the file resident", "[out_of_core]") {
-  // 64 MiB of rows; without the release after each block all of it would be resident by the end
-  // of the first pass.
-  const Index n = 131072, d = 128;
+  // 16 MiB of rows (64 blocks); without the release after each block all of it would be resident
+  // by the end of the first pass.
+  const Index n = 32768, d = 128;
   const std::string path = write_file("kmeans_large", random_rows<float>(n, d, 4));
   const io::MappedNpy<float> mapped(path);
   std::size_t most = 0;
