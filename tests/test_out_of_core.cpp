@@ -51,14 +51,14 @@ std::size_t resident_bytes_of(const std::string& path) {
 
 TEMPLATE_TEST_CASE("streamed top-k over a mapped gallery equals the in-memory search", "[out_of_core]", float, double) {
   using S = TestType;
-  const Matrix<S> gallery = random_rows<S>(3000, 24, 1), queries = random_rows<S>(70, 24, 2);
+  const Matrix<S> gallery = random_rows<S>(2200, 24, 1), queries = random_rows<S>(30, 24, 2);
   Matrix<S> tied = gallery;
-  tied.row(2500) = tied.row(10);  // equal scores across windows: the lower index must rank first
+  tied.row(2100) = tied.row(10);  // equal scores across windows: the lower index must rank first
   const io::MappedNpy<S> mapped(write_file("topk_gallery", tied));
-  REQUIRE(mapped.rows() == 3000);
+  REQUIRE(mapped.rows() == 2200);
   REQUIRE(mapped.cols() == 24);
   const std::size_t row = 24 * sizeof(S);
-  for (const Index k : {Index(1), Index(40), Index(3000)}) {
+  for (const Index k : {Index(1), Index(40), Index(2200)}) {
     const TopK<S> expected = inner_product_topk(queries, tied, k), cos_expected = cosine_topk(queries, tied, k);
     // windows of whole tiles (1024 rows, also 1100 rounded down, and all rows): bit for bit
     for (const std::size_t rows : {std::size_t(1024), std::size_t(1100), std::size_t(1) << 20}) {
@@ -80,12 +80,12 @@ TEMPLATE_TEST_CASE("streamed top-k over a mapped gallery equals the in-memory se
 
 TEMPLATE_TEST_CASE("streamed K-means over a mapped file equals K-means in memory", "[out_of_core]", float, double) {
   using S = TestType;
-  const Matrix<S> x = random_rows<S>(5000, 12, 3);
+  const Matrix<S> x = random_rows<S>(2500, 12, 3);
   const io::MappedNpy<S> mapped(write_file("kmeans_points", x));
   KMeansOptions<S> options;
   options.seed = 9;
   options.n_init = 2;
-  options.max_iterations = 30;
+  options.max_iterations = 20;
   for (const KMeansInit init : {KMeansInit::kmeans_plus_plus, KMeansInit::random}) {
     options.init = init;
     for (const Index per_centroid : {Index(0), Index(60)}) {
