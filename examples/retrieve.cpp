@@ -44,7 +44,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
   --methods LIST       comma-separated, what to run (default protoot,baselines):
                          protoot      ProtoOT with its defaults
                          baselines    raw,standardise,coral,ot_da,cluster_match
-                         ablations    uniform_marginals,intra_only,cross_only,released_recipe
+                         ablations    uniform_marginals,intra_only,cross_only,no_cross_neighbours,
+                                      released_recipe
                          all          all of the above; or any single name
   --prototype-update kmeans|ot   kmeans (default): K-means once per epoch; ot: the released
                        code's per-batch OT and prototype step as well
@@ -55,7 +56,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
 )";
 
 const std::vector<std::string> baseline_names = {"raw", "standardise", "coral", "ot_da", "cluster_match"};
-const std::vector<std::string> ablation_names = {"uniform_marginals", "intra_only", "cross_only", "released_recipe"};
+const std::vector<std::string> ablation_names = {"uniform_marginals", "intra_only", "cross_only", "no_cross_neighbours",
+                                               "released_recipe"};
 
 struct Arguments {
   std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve";
@@ -181,11 +183,14 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   if (method == "uniform_marginals") c.ot.kmeans_marginals = false;
   if (method == "intra_only") c.ot.cross_domain = false;
   if (method == "cross_only") c.ot.intra_domain = false;
+  if (method == "no_cross_neighbours") c.losses.weight_cross_neighbour = 0;
   if (method == "released_recipe") {  // docs/method.md sections 2-4, as the authors' code trains
     c.input_normalisation = InputNormalisation::none;
     c.losses.cross_target = CrossTarget::plan_argmax;
     c.losses.cross_weight = 0.01;
     c.losses.cross_start = 0.5;
+    c.losses.weight_cross_neighbour = 0;
+    c.ot.cross_rho = std::numeric_limits<double>::infinity();
   }
   return c;
 }
@@ -231,7 +236,7 @@ void report(const std::vector<std::pair<std::string, std::vector<Run>>>& results
   csv.precision(10);
   bool any_sd = false;
   for (const auto& [method, runs] : results) any_sd |= runs.size() > 1;
-  std::printf("\n%-18s %-9s", "method", "direction");
+  std::printf("\n%-19s %-9s", "method", "direction");
   for (const char* n : names) std::printf(" %*s", any_sd ? 15 : 7, n);
   std::printf("\n");
   std::vector<PlotPanel> panels(2);
@@ -239,7 +244,7 @@ void report(const std::vector<std::pair<std::string, std::vector<Run>>>& results
   for (const auto& [method, runs] : results) {
     std::vector<double> mean_pk(runs.size(), 0.0), mean_ap(runs.size(), 0.0);
     for (std::size_t d = 0; d < 2; ++d) {
-      std::printf("%-18s %-9s", method.c_str(), runs[0][d].direction.c_str());
+      std::printf("%-19s %-9s", method.c_str(), runs[0][d].direction.c_str());
       for (int t = 0; t < 4; ++t) {
         std::vector<double> values;
         for (std::size_t r = 0; r < runs.size(); ++r) {
@@ -264,9 +269,9 @@ void report(const std::vector<std::pair<std::string, std::vector<Run>>>& results
     for (const auto& [metric, m] : {std::pair{"mean_P@K", pk}, std::pair{"mean_mAP", ap}})
       csv << method << ",both," << metric << ',' << m.mean << ',' << m.sd << ',' << runs.size() << '\n';
   }
-  std::printf("\n%-18s %*s %*s\n", "method", any_sd ? 15 : 7, "mean P@K", any_sd ? 15 : 7, "mean mAP");
+  std::printf("\n%-19s %*s %*s\n", "method", any_sd ? 15 : 7, "mean P@K", any_sd ? 15 : 7, "mean mAP");
   for (const auto& [method, m] : summary)
-    std::printf("%-18s %s %s\n", method.c_str(), format_mean_sd(m.first, any_sd).c_str(),
+    std::printf("%-19s %s %s\n", method.c_str(), format_mean_sd(m.first, any_sd).c_str(),
                 format_mean_sd(m.second, any_sd).c_str());
   std::printf("(mean P@K: P@1, P@5, P@15 over both directions%s)\n", any_sd ? "; mean +- sd over seeds" : "");
   out.stage_text("results.csv", csv.str());
