@@ -14,6 +14,12 @@ of classes and of clusters, and total-variation distances between the sorted pro
 of classes, clusters and the uniform marginal. When the clusters are as close to uniform as to
 the classes, K-means marginals and uniform marginals give nearly the same OT plans.
 
+With --features DIR the same runs on the features that protoot-retrieve wrote to DIR
+(features_a.npy, features_b.npy; labels from PREFIX), plus how often the cross-domain ties the
+trainer uses are right: each sample's nearest prototype of the other domain (spherical K-means,
+K = number of classes) counts as right when that cluster's majority class is the sample's
+class (chance about 1/K), and the precision of cross-domain mutual nearest neighbours.
+
   /usr/bin/python3 examples/data/diagnose_pair.py out/pairs/collections/collections --image-shape 8x8
 """
 import argparse
@@ -44,13 +50,34 @@ def bounding_box_images(x, h, w, threshold=0.1):
     return out
 
 
+def print_cross_ties(a, b, la, lb):
+    k = len(np.unique(np.concatenate([la, lb])))
+    ua, ub = unit_rows(a), unit_rows(b)
+    fits = [KMeans(k, n_init=10, random_state=0).fit(u) for u in (ua, ub)]
+    majority = [np.array([np.bincount(y[f.labels_ == j]).argmax() if (f.labels_ == j).any() else -1 for j in range(k)])
+                for f, y in zip(fits, (la, lb))]
+    right = [(majority[1 - t][(u @ unit_rows(fits[1 - t].cluster_centers_).T).argmax(1)] == y).mean()
+             for t, (u, y) in enumerate(((ua, la), (ub, lb)))]
+    s = ua @ ub.T
+    ab, ba = s.argmax(1), s.argmax(0)
+    mutual = np.flatnonzero(ba[ab] == np.arange(len(ua)))
+    print(f"cross-domain ties: nearest other-domain prototype right A->B {right[0]:.2f}  B->A {right[1]:.2f} "
+          f"(chance ~{1 / k:.2f});  mutual nearest neighbours {len(mutual)}, precision "
+          f"{(la[mutual] == lb[ab[mutual]]).mean():.2f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("prefix", help="PREFIX of PREFIX_a.npy, PREFIX_b.npy, PREFIX_labels_a.npy, PREFIX_labels_b.npy")
     p.add_argument("--image-shape", help="HxW, when the features are single-channel images")
+    p.add_argument("--features", metavar="DIR", help="diagnose DIR/features_{a,b}.npy instead of the raw features")
     args = p.parse_args()
-    a, b = (np.load(f"{args.prefix}_{s}.npy").astype(np.float64) for s in "ab")
+    source = f"{args.features}/features_" if args.features else f"{args.prefix}_"
+    a, b = (np.load(f"{source}{s}.npy").astype(np.float64) for s in "ab")
     la, lb = (np.load(f"{args.prefix}_labels_{s}.npy") for s in "ab")
+    if args.features:
+        print_cross_ties(a, b, la, lb)
+        args.image_shape = None  # learned features are not images
     classes = np.intersect1d(la, lb)
     for name, (xa, xb) in {"raw": (a, b), "centred": (a - a.mean(0), b - b.mean(0))}.items():
         s_aa = unit_rows(xa) @ unit_rows(xa).T
