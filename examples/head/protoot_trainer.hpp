@@ -496,7 +496,8 @@ double cross_neighbour_loss(const DomainState<S>& d, const DomainState<S>& other
 /// input_normalisation is none), epochs >= 1 and the option ranges checked in
 /// trainer::validate; throws std::invalid_argument otherwise. Deterministic for a given seed
 /// and thread count. Cost per epoch: O((n_a + n_b) (d h + h o)) for the head,
-/// O((n_a + n_b) (batch + K) o) for the losses, plus K-means and four prototype OT solves.
+/// O((n_a + n_b)^2 o) for the losses (each query searches its own and the other domain's
+/// bank for its nearest neighbour), plus K-means and four prototype OT solves.
 template <class S>
 TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const TrainConfig& config,
                                   std::function<void(const EpochLog&)> on_epoch = {}) {
