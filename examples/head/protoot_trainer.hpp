@@ -116,9 +116,10 @@ struct LossConfig {
   /// Cross-domain negatives from the L2-normalised row of similarities q.C'^T (released code;
   /// argmax targets only).
   bool normalise_cross_similarities = false;
-  /// Weight of the cross-domain neighbour term (not scaled by cross_weight; on from the same
-  /// epoch, off with OtConfig::cross_domain): each sample's nearest neighbour in the other
-  /// domain's bank is a positive (trainer::cross_neighbour_loss). 0 switches it off.
+  /// Weight of the cross-domain neighbour term, not scaled by cross_weight but on only while the
+  /// cross-domain term is (OtConfig::cross_domain, cross_weight > 0, from cross_start): each
+  /// sample's nearest neighbour in the other domain's bank is a positive
+  /// (trainer::cross_neighbour_loss). 0 switches it off.
   double weight_cross_neighbour = 0.5;
 };
 

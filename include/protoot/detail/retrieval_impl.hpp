@@ -112,12 +112,10 @@ class TopKBuffer {
   std::vector<Candidate<S>> items_;
 };
 
-/// The contract shared by the top-k searches, checked before any work (so that a shape error is
-/// reported as such, not as a symptom of normalising or multiplying mismatched data).
-/// The part of that contract that reads no gallery entry (a mapped gallery is checked a window at
-/// a time): k in [1, gallery_rows], block sizes, the queries' squared norms. |q.g| <= ||q|| ||g||,
-/// so finite squared norms keep every score finite (the GPU search checks the same); a NaN or Inf
-/// score from finite data would corrupt the ranking silently.
+/// The part of the top-k contract that reads no gallery entry (a mapped gallery is checked a
+/// window at a time): k in [1, gallery_rows], block sizes, the queries' squared norms.
+/// |q.g| <= ||q|| ||g||, so finite squared norms keep every score finite (the GPU search checks
+/// the same); a NaN or Inf score from finite data would corrupt the ranking silently.
 template <class DQ>
 void require_topk_queries(const Eigen::MatrixBase<DQ>& queries, Index gallery_rows, Index k, SearchBlocks blocks,
                           const char* where) {
@@ -127,6 +125,8 @@ void require_topk_queries(const Eigen::MatrixBase<DQ>& queries, Index gallery_ro
   require_finite(queries.rowwise().squaredNorm(), where, "squared row norms of queries (overflow: rescale them)");
 }
 
+/// The contract shared by the in-memory top-k searches, checked before any work (so that a shape
+/// error is reported as such, not as a symptom of normalising or multiplying mismatched data).
 template <class DQ, class DG>
 void require_topk_arguments(const Eigen::MatrixBase<DQ>& queries, const Eigen::MatrixBase<DG>& gallery, Index k,
                             SearchBlocks blocks, const char* where) {
