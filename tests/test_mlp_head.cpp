@@ -184,9 +184,11 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   uncentred.input_normalisation = InputNormalisation::none;
   TrainConfig no_neighbours = config;
   no_neighbours.losses.weight_cross_neighbour = 0;
+  TrainConfig coarse = config;
+  coarse.ot.cross_refinement = 1;
   std::vector<TrainResult<double>> results;
   for (const TrainConfig* variant :
-       {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred, &no_neighbours}) {
+       {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred, &no_neighbours, &coarse}) {
     results.push_back(train_protoot_head(data.a, data.b, *variant));
     CHECK(results.back().features_a != full.features_a);
     CHECK(results.back().features_a.allFinite());
@@ -230,6 +232,9 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad = config;
   bad.losses.weight_cross_neighbour = -1;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("weight_cross_neighbour"));
+  bad = config;
+  bad.ot.cross_refinement = 0;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_refinement"));
   bad = config;
   bad.optimisation.learning_rate = std::nan("");
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("learning_rate"));
@@ -367,10 +372,11 @@ TEST_CASE("training results do not depend on the caller's thread setting", "[mlp
 
 TEST_CASE("every cross-domain target's gradient matches finite differences", "[mlp][train]") {
   std::mt19937 rng(9);
-  const Index n = 6, k = 4, o = 5;
+  const Index n = 6, k = 4, fine = 7, o = 5;
   trainer::DomainState<double> d, other;
   other.clusters.centroids = random_normal(k, o, rng).rowwise().normalized();
-  d.cross_plan.assignments = random_normal(n, k, rng).cwiseAbs();
+  other.cross_clusters.centroids = random_normal(fine, o, rng).rowwise().normalized();
+  d.cross_plan.assignments = random_normal(n, fine, rng).cwiseAbs();
   d.cross_plan.assignments = d.cross_plan.assignments.array().colwise() / d.cross_plan.assignments.rowwise().sum().array();
   d.cross_plan.labels.resize(n);
   for (Index i = 0; i < n; ++i) d.cross_plan.assignments.row(i).maxCoeff(&d.cross_plan.labels(i));
@@ -395,13 +401,16 @@ TEST_CASE("every cross-domain target's gradient matches finite differences", "[m
   }
   // The cross-domain neighbour term: its positive (the nearest bank row) is fixed within the
   // finite-difference step, so the gradient is the InfoNCE one through the queries.
+  // Its negatives are the other domain's K prototypes less the neighbour's own one.
   other.bank = random_normal(9, o, rng).rowwise().normalized();
+  other.own_plan.labels.resize(9);
+  other.own_plan.labels << 0, 1, 2, 3, 0, 1, 2, 3, 0;
   const TrainConfig c;
   MatrixD grad = MatrixD::Zero(n, o);
-  const double loss = trainer::cross_neighbour_loss(d, other, q, idx, c, grad);
+  const double loss = trainer::cross_neighbour_loss(other, q, c, grad);
   const auto loss_of = [&](const MatrixD& x) {
     MatrixD unused = MatrixD::Zero(n, o);
-    return trainer::cross_neighbour_loss(d, other, x, idx, c, unused);
+    return trainer::cross_neighbour_loss(other, x, c, unused);
   };
   CHECK(loss > 0);
   CHECK(gradient_error(loss_of, q, grad) <= 1e-6);
@@ -410,5 +419,5 @@ TEST_CASE("every cross-domain target's gradient matches finite differences", "[m
   MatrixD closer = q;
   closer.row(0) = (q.row(0) + other.bank.row(nearest(0))).normalized();
   MatrixD unused = MatrixD::Zero(n, o);
-  CHECK(trainer::cross_neighbour_loss(d, other, closer, idx, c, unused) < loss);
+  CHECK(trainer::cross_neighbour_loss(other, closer, c, unused) < loss);
 }

@@ -223,6 +223,33 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     CHECK(prototype_marginal(equal.clusters_a, true) == Vector<S>::Constant(4, S(0.25)));
     CHECK(prototype_marginal(equal.clusters_a, false) == equal.clusters_a.proportions);
   }
+  SECTION("cross_k: the cross-domain problems tie samples to a second, finer clustering") {
+    CHECK(targets.cross_clusters_b.centroids == targets.clusters_b.centroids);  // default: the same ones
+    PrototypeTargetsOptions<S> fine = options;
+    fine.cross_k = 12;
+    const auto t = prototype_targets(A.Z, B.Z, fine);
+    // The in-domain half is untouched.
+    CHECK(t.clusters_a.centroids == targets.clusters_a.centroids);
+    CHECK(t.aa.labels == targets.aa.labels);
+    // ab is exactly kmeans(B, 12, seed + 3) then prototype_sinkhorn onto it.
+    KMeansOptions<S> o = fine.kmeans;
+    o.seed += 3;
+    const KMeansResult<S> reference = kmeans(B.Z, 12, o);
+    CHECK((t.cross_clusters_b.centroids - reference.centroids).cwiseAbs().maxCoeff() <= 10 * tight<S>());
+    const auto ab = prototype_sinkhorn(A.Z, reference.centroids, reference.proportions, fine.sinkhorn, fine.rho);
+    CHECK(t.ab.plan.cols() == 12);
+    CHECK(t.ba.plan.cols() == 12);
+    CHECK((t.ab.plan - ab.plan).cwiseAbs().maxCoeff() <= 100 * tight<S>());
+    // Warm start: the given rows win over cross_k and keep their order.
+    PrototypeTargetsOptions<S> warm = options;
+    warm.cross_prototypes_a = t.cross_clusters_a.centroids;
+    warm.cross_prototypes_b = t.cross_clusters_b.centroids.colwise().reverse();
+    const auto next = prototype_targets(A.Z, B.Z, warm);
+    CHECK(next.cross_clusters_a.centroids.rows() == 12);
+    CHECK(next.cross_clusters_a.proportions.isApprox(t.cross_clusters_a.proportions, S(1e-3)));
+    const Vector<S> reversed = t.cross_clusters_b.proportions.reverse();
+    CHECK(next.cross_clusters_b.proportions.isApprox(reversed, S(1e-3)));
+  }
 }
 
 TEMPLATE_TEST_CASE("plan_weighted_prototypes: normalised plan-weighted means, massless prototypes kept",
@@ -272,6 +299,11 @@ TEMPLATE_TEST_CASE("prototype_sinkhorn: bad input is rejected with a message", "
   targets.k = 2;
   CHECK_THROWS_WITH(prototype_targets(Z, Matrix<S>::Random(6, 4), targets), Catch::Contains("feature dimension"));
   targets.k = 7;
+  CHECK_THROWS_WITH(prototype_targets(Z, Z, targets), Catch::Contains("exceeds the number of points"));
+  targets.k = 2;
+  targets.cross_k = -1;
+  CHECK_THROWS_WITH(prototype_targets(Z, Z, targets), Catch::Contains("cross_k must be >= 0"));
+  targets.cross_k = 7;
   CHECK_THROWS_WITH(prototype_targets(Z, Z, targets), Catch::Contains("exceeds the number of points"));
 }
 

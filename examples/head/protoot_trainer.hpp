@@ -141,6 +141,12 @@ struct OtConfig {
   /// with a different long tail per domain), so the default lets the plan move most of the way
   /// from them (PrototypeTargetsOptions::rho).
   double cross_rho = 0.01;
+  /// The cross-domain problems tie each sample to cross_refinement x K prototypes of the other
+  /// domain (at most its sample count): a second, finer K-means of its bank, warm-started every
+  /// epoch like the K prototypes (PrototypeTargetsOptions::cross_k). Finer clusters are purer, so
+  /// a sample's tie to one is more often right where K clusters mix classes (long tails flattened
+  /// by K-means); 1 ties to the K in-domain prototypes, as the released code does.
+  int cross_refinement = 3;
   PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
 };
 
@@ -211,7 +217,8 @@ struct DomainState {
   Eigen::Matrix<S, 1, Eigen::Dynamic> input_offset;
   Matrix<S> bank;             // n x out, momentum features
   KMeansResult<S> clusters;   // prototypes (K x out, unit rows) and their proportions
-  PrototypeSinkhornResult<S> own_plan, cross_plan;  // onto own / the other domain's prototypes
+  KMeansResult<S> cross_clusters;  // the other domain's cross plan ties to these (OtConfig::cross_refinement)
+  PrototypeSinkhornResult<S> own_plan, cross_plan;  // onto own prototypes / the other's cross_clusters
   IndexVector to_other;       // own prototype j -> matched prototype of the other domain
   std::vector<Index> order;   // epoch permutation
   std::size_t cursor = 0;
@@ -247,6 +254,7 @@ inline void validate(Index rows_a, Index rows_b, Index cols, const TrainConfig& 
   require(std::isfinite(c.ot.epsilon) && c.ot.epsilon > 0, "ot epsilon must be finite and > 0");
   require(c.ot.iterations >= 0, "ot iterations must be >= 0");
   require(c.ot.cross_rho > 0, "cross_rho must be > 0");
+  require(c.ot.cross_refinement >= 1 && c.ot.cross_refinement <= 1000, "cross_refinement must be in [1, 1000]");
   require(c.losses.cross_weight >= 0 && std::isfinite(c.losses.cross_weight), "cross_weight must be finite and >= 0");
   require(c.losses.weight_cross_neighbour >= 0 && std::isfinite(c.losses.weight_cross_neighbour),
           "weight_cross_neighbour must be finite and >= 0");
@@ -301,7 +309,8 @@ void prepare_domains(DomainState<S> (&domains)[2], const Matrix<S>& A, const Mat
 
 /// The targets: prototype_targets on the two banks — K-means with restarts the first time,
 /// then warm-started from the current prototypes (with kmeans_iterations = 0 they are kept and
-/// only their proportions recomputed) — and the matching between the prototype sets.
+/// only their proportions recomputed), the same for the finer cross-domain prototypes — and the
+/// matching between the prototype sets.
 /// Returns the mean L1 marginal error of the solved plans.
 template <class S>
 double solve_targets(DomainState<S> (&domains)[2], const TrainConfig& c, bool first_epoch, int kmeans_iterations) {
@@ -311,9 +320,16 @@ double solve_targets(DomainState<S> (&domains)[2], const TrainConfig& c, bool fi
   o.kmeans.seed = c.seed;
   o.kmeans.max_iterations = kmeans_iterations;
   o.kmeans.n_init = first_epoch ? c.kmeans.restarts : 1;
+  const Index fine = std::min<Index>(Index(c.num_prototypes) * c.ot.cross_refinement,
+                                     std::min(domains[0].bank.rows(), domains[1].bank.rows()));
+  o.cross_k = fine > o.k ? fine : 0;
   if (!first_epoch) {
     o.prototypes_a = domains[0].clusters.centroids;
     o.prototypes_b = domains[1].clusters.centroids;
+    if (o.cross_k != 0) {
+      o.cross_prototypes_a = domains[0].cross_clusters.centroids;
+      o.cross_prototypes_b = domains[1].cross_clusters.centroids;
+    }
   }
   o.uniform_marginals = !c.ot.kmeans_marginals;
   o.released_recipe = c.ot.iterations > 0;
@@ -324,6 +340,8 @@ double solve_targets(DomainState<S> (&domains)[2], const TrainConfig& c, bool fi
                         double(t.ba.marginal_error)) / 4;
   domains[0].clusters = std::move(t.clusters_a);
   domains[1].clusters = std::move(t.clusters_b);
+  domains[0].cross_clusters = std::move(t.cross_clusters_a);
+  domains[1].cross_clusters = std::move(t.cross_clusters_b);
   domains[0].own_plan = std::move(t.aa);
   domains[1].own_plan = std::move(t.bb);
   domains[0].cross_plan = std::move(t.ab);
@@ -455,14 +473,15 @@ double in_domain_loss(const DomainState<S>& d, const Matrix<S>& q, const Matrix<
   return loss;
 }
 
-/// The cross-domain term of one batch towards `other`'s prototypes (unweighted); accumulates
-/// its gradient w.r.t. q into grad_q.
+/// The cross-domain term of one batch towards `other`'s cross prototypes (its K prototypes for
+/// the matched_prototype target); unweighted. Accumulates its gradient w.r.t. q into grad_q.
 template <class S>
 double cross_domain_loss(const DomainState<S>& d, const DomainState<S>& other, const Matrix<S>& q,
                          const IndexVector& idx, const IndexVector& own_match, const TrainConfig& c,
                          Matrix<S>& grad_q) {
   const S tau = S(c.losses.temperature);
-  const Matrix<S>& prototypes = other.clusters.centroids;
+  const bool matched = c.losses.cross_target == CrossTarget::matched_prototype;
+  const Matrix<S>& prototypes = matched ? other.clusters.centroids : other.cross_clusters.centroids;
   if (c.losses.cross_target == CrossTarget::plan_soft) {
     PrototypeGradients<S> g;
     const S loss = prototype_contrast_soft(q, prototypes, Matrix<S>(d.cross_plan.assignments(idx, Eigen::all)), tau, &g);
@@ -470,22 +489,24 @@ double cross_domain_loss(const DomainState<S>& d, const DomainState<S>& other, c
     return double(loss);
   }
   IndexVector match = d.cross_plan.labels(idx);
-  if (c.losses.cross_target == CrossTarget::matched_prototype) match = d.to_other(own_match);
+  if (matched) match = d.to_other(own_match);
   if (c.losses.normalise_cross_similarities) return add_normalised_cross_info_nce(q, prototypes, match, tau, grad_q);
   return add_info_nce(q, Matrix<S>(prototypes(match, Eigen::all)), prototypes, tau, match, 1.0, grad_q);
 }
 
 /// Cross-domain neighbour term of one batch (unweighted): InfoNCE of each query with its nearest
-/// row of the other domain's bank as the positive and the other domain's prototypes as negatives,
-/// less the one the cross plan matched it to. The in-domain neighbour term's counterpart across
+/// row of the other domain's bank as the positive and the other domain's K prototypes as
+/// negatives, less the neighbour's own one. The in-domain neighbour term's counterpart across
 /// domains: it pulls each sample towards the other domain's sample it already resembles most.
+/// (Not the finer cross prototypes: several of those share the neighbour's class.)
 /// Accumulates the gradient w.r.t. q into grad_q; returns the loss. O(batch n_other o).
 template <class S>
-double cross_neighbour_loss(const DomainState<S>& d, const DomainState<S>& other, const Matrix<S>& q,
-                            const IndexVector& idx, const TrainConfig& c, Matrix<S>& grad_q) {
-  const Matrix<S> nn = other.bank(cosine_neighbours(q, other.bank, 1).col(0), Eigen::all);
-  const IndexVector match = d.cross_plan.labels(idx);
-  return add_info_nce(q, nn, other.clusters.centroids, S(c.losses.temperature), match, 1.0, grad_q);
+double cross_neighbour_loss(const DomainState<S>& other, const Matrix<S>& q, const TrainConfig& c,
+                            Matrix<S>& grad_q) {
+  const IndexVector neighbour = cosine_neighbours(q, other.bank, 1).col(0);
+  const IndexVector its_prototype = other.own_plan.labels(neighbour);
+  return add_info_nce(q, Matrix<S>(other.bank(neighbour, Eigen::all)), other.clusters.centroids,
+                      S(c.losses.temperature), its_prototype, 1.0, grad_q);
 }
 
 }  // namespace trainer
@@ -561,7 +582,7 @@ TrainResult<S> train_protoot_head(const Matrix<S>& A, const Matrix<S>& B, const 
           grad_q += S(log.cross_weight) * grad_cross;
           if (config.losses.weight_cross_neighbour > 0) {
             Matrix<S> grad_nn = Matrix<S>::Zero(q.rows(), q.cols());
-            const double nn = trainer::cross_neighbour_loss(d, domains[1 - t], q, idx, config, grad_nn);
+            const double nn = trainer::cross_neighbour_loss(domains[1 - t], q, config, grad_nn);
             grad_q += S(config.losses.weight_cross_neighbour) * grad_nn;
             log.loss += config.losses.weight_cross_neighbour * nn;
           }

@@ -3,6 +3,8 @@
 //   A->A, B->B: a domain's samples onto its own prototypes, marginal = its own proportions (hard);
 //   A->B, B->A: a domain's samples onto the OTHER domain's prototypes, marginal = that domain's
 //               proportions, KL-relaxed by rho (they only estimate this domain's class mix).
+//               With cross_k set, the other domain's prototypes here are a second, finer
+//               clustering: finer clusters are purer, so a sample's tie to one is more often right.
 // Proportions travel inside each KMeansResult with their centroids, so proportion j always
 // belongs to prototype j: no empty cluster is dropped and no stale index pairing can happen.
 #pragma once
@@ -50,6 +52,13 @@ struct PrototypeTargetsOptions {
   /// Prototype-side marginal 1/K in all four problems (SwAV's equipartition) instead of the
   /// K-means proportions: the imbalance ablation. The clusters still report their proportions.
   bool uniform_marginals = false;
+  /// Prototypes per domain in the cross-domain problems A->B and B->A. 0: the in-domain ones.
+  /// Otherwise each domain is clustered a second time into cross_k clusters (same K-means
+  /// options, seeds + 2 for A and + 3 for B), or cross_prototypes_a/_b (each cross_k' x d; its
+  /// row count wins) are refined as prototypes_a/_b are, and A->B, B->A tie the samples to those
+  /// (PrototypeTargets::cross_clusters_a/_b). Requires cross_k <= the domain's samples.
+  Index cross_k = 0;
+  Matrix<Scalar> cross_prototypes_a, cross_prototypes_b;
 };
 
 template <class Scalar>
@@ -57,8 +66,13 @@ struct PrototypeTargets {
   /// K-means of each domain. centroids are the prototypes (unit rows, K x d) and
   /// proportions(j) is the share of the domain's samples nearest to centroids.row(j).
   KMeansResult<Scalar> clusters_a, clusters_b;
-  /// <samples><prototypes>: aa = A onto A's prototypes, ab = A onto B's, ba = B onto A's, bb.
-  /// assignments are the soft targets, labels the matched prototypes.
+  /// The prototypes of the cross-domain problems: ab ties A's samples to cross_clusters_b, ba
+  /// ties B's to cross_clusters_a. Copies of clusters_a/_b unless options.cross_k or
+  /// cross_prototypes_a/_b asked for a second clustering.
+  KMeansResult<Scalar> cross_clusters_a, cross_clusters_b;
+  /// <samples><prototypes>: aa = A onto A's prototypes, ab = A onto B's cross prototypes,
+  /// ba = B onto A's cross prototypes, bb. assignments are the soft targets, labels the matched
+  /// prototypes.
   PrototypeSinkhornResult<Scalar> aa, bb, ab, ba;
 };
 
@@ -71,9 +85,11 @@ Vector<S> prototype_marginal(const KMeansResult<S>& clusters, bool uniform);
 /// ProtoOT targets for two domains: ZA (n_A x d) and ZB (n_B x d) features (any norm; cosine
 /// is used throughout). Runs K-means on each (fresh, or warm-started from options.prototypes_a/_b),
 /// unit-normalises the centroids, then solves A->A, B->B (hard marginals), A->B, B->A (marginal =
-/// the prototype owner's proportions, relaxed by options.rho) with uniform sample marginals.
-/// Cost: two K-means runs plus four O(n K d + iterations n K) solves. Throws
-/// std::invalid_argument on mismatched d, K < 1 or > n, non-finite data, bad options.
+/// the prototype owner's proportions, relaxed by options.rho; onto the owner's second, finer
+/// clustering when options.cross_k is set) with uniform sample marginals.
+/// Cost: two K-means runs (four with cross_k) plus four O(n K d + iterations n K) solves. Throws
+/// std::invalid_argument on mismatched d, K < 1 or > n, cross_k < 0 or > n, non-finite data,
+/// bad options.
 template <class DA, class DB>
 PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<DA>& ZA,
                                                         const Eigen::MatrixBase<DB>& ZB,

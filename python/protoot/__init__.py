@@ -61,7 +61,8 @@ def kmeans_options(**fields):
 def prototype_targets_options(**fields):
     """A PrototypeTargetsOptions (C++ defaults: spherical K-means of 50 iterations, epsilon 0.05 to
     a marginal error of 1e-4, rho 0.1) with the given fields set (k, kmeans, prototypes_a,
-    prototypes_b, sinkhorn, rho, released_recipe, uniform_marginals)."""
+    prototypes_b, sinkhorn, rho, released_recipe, uniform_marginals, cross_k, cross_prototypes_a,
+    cross_prototypes_b)."""
     return _with_fields(PrototypeTargetsOptions(), fields)
 
 

@@ -103,6 +103,9 @@ protoot::PrototypeTargetsOptions<S> narrow(const protoot::PrototypeTargetsOption
   r.rho = S(o.rho);
   r.released_recipe = o.released_recipe;
   r.uniform_marginals = o.uniform_marginals;
+  r.cross_k = o.cross_k;
+  r.cross_prototypes_a = o.cross_prototypes_a.cast<S>();
+  r.cross_prototypes_b = o.cross_prototypes_b.cast<S>();
   return r;
 }
 
@@ -140,9 +143,12 @@ void bind_results(nb::module_& m, const char* suffix) {
       .def_ro("inertia_history", &K::inertia_history);
   using PT = protoot::PrototypeTargets<S>;
   nb::class_<PT>(m, ("PrototypeTargets" + s).c_str(),
-                 "Both domains' K-means and the four prototype OT solves aa, bb, ab (A onto B's), ba.")
+                 "Both domains' K-means (and the cross-domain problems' finer ones when cross_k is set) and "
+                 "the four prototype OT solves aa, bb, ab (A onto B's cross prototypes), ba.")
       .def_ro("clusters_a", &PT::clusters_a)
       .def_ro("clusters_b", &PT::clusters_b)
+      .def_ro("cross_clusters_a", &PT::cross_clusters_a)
+      .def_ro("cross_clusters_b", &PT::cross_clusters_b)
       .def_ro("aa", &PT::aa)
       .def_ro("bb", &PT::bb)
       .def_ro("ab", &PT::ab)
@@ -299,7 +305,10 @@ NB_MODULE(_core, m) {
       .def_rw("sinkhorn", &PO::sinkhorn)
       .def_rw("rho", &PO::rho)
       .def_rw("released_recipe", &PO::released_recipe)
-      .def_rw("uniform_marginals", &PO::uniform_marginals);
+      .def_rw("uniform_marginals", &PO::uniform_marginals)
+      .def_rw("cross_k", &PO::cross_k)
+      .def_rw("cross_prototypes_a", &PO::cross_prototypes_a)
+      .def_rw("cross_prototypes_b", &PO::cross_prototypes_b);
   nb::class_<protoot::RetrievalScores>(m, "RetrievalScores", "P@K for each K of ks and mAP, in percent.")
       .def_ro("ks", &protoot::RetrievalScores::ks)
       .def_ro("precision", &protoot::RetrievalScores::precision)

@@ -219,6 +219,16 @@ def test_prototype_targets_are_kmeans_then_prototype_sinkhorn(rng):
     uniform = protoot.prototype_targets(ZA, ZB, options)
     equipartition = protoot.prototype_sinkhorn(ZA, a.centroids, np.full(3, 1 / 3), sink)
     np.testing.assert_allclose(uniform.aa.plan, equipartition.plan)
+    np.testing.assert_allclose(t.cross_clusters_b.centroids, b.centroids)  # default: the same prototypes
+    options.uniform_marginals = False
+    options.cross_k = 6  # a second, finer clustering (seeds + 2, + 3) for ab and ba only
+    fine = protoot.prototype_targets(ZA, ZB, options)
+    km.seed = 10
+    fine_b = protoot.kmeans(ZB, 6, km)
+    np.testing.assert_allclose(fine.cross_clusters_b.centroids, fine_b.centroids, rtol=1e-12)
+    np.testing.assert_allclose(fine.ab.plan, protoot.prototype_sinkhorn(ZA, fine_b.centroids, fine_b.proportions, sink, 0.5).plan)
+    np.testing.assert_allclose(fine.aa.plan, t.aa.plan)
+    assert fine.ba.plan.shape == (30, 6)
 
 
 def test_cosine_neighbours_and_neighbour_contrast(rng):

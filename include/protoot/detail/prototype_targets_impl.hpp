@@ -31,14 +31,15 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
   detail::require(options.kmeans.initial_centroids.size() == 0 && options.kmeans.weights.size() == 0, where,
                   "kmeans.initial_centroids/weights must be empty (use prototypes_a/_b)");
   detail::require(options.rho > S(0), where, "rho must be > 0 (+infinity for a hard constraint)");
+  detail::require(options.cross_k >= 0, where, "cross_k must be >= 0 (0: the in-domain prototypes)");
 
-  auto cluster = [&](const auto& Z, const Matrix<S>& warm, std::uint64_t seed_offset, const char* domain) {
-    detail::require(warm.size() != 0 || options.k >= 1, where,
+  auto cluster = [&](const auto& Z, const Matrix<S>& warm, Index k, std::uint64_t seed_offset, const char* domain) {
+    detail::require(warm.size() != 0 || k >= 1, where,
                     std::string("k must be >= 1 when no prototypes are given for domain ") + domain);
     KMeansOptions<S> o = options.kmeans;
     o.initial_centroids = warm;
     o.seed += seed_offset;
-    KMeansResult<S> result = kmeans(Z, warm.size() != 0 ? warm.rows() : options.k, o);
+    KMeansResult<S> result = kmeans(Z, warm.size() != 0 ? warm.rows() : k, o);
     if (!o.spherical) {  // Euclidean centroids become prototypes on the sphere
       const Vector<S> norms = result.centroids.rowwise().norm();
       detail::require(norms.minCoeff() > S(0), where, std::string("a centroid of domain ") + domain + " is zero");
@@ -53,13 +54,16 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
   };
 
   PrototypeTargets<S> targets;
-  targets.clusters_a = cluster(ZA, options.prototypes_a, 0, "A");
-  targets.clusters_b = cluster(ZB, options.prototypes_b, 1, "B");
+  targets.clusters_a = cluster(ZA, options.prototypes_a, options.k, 0, "A");
+  targets.clusters_b = cluster(ZB, options.prototypes_b, options.k, 1, "B");
+  const bool second = options.cross_k != 0 || options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0;
+  targets.cross_clusters_a = second ? cluster(ZA, options.cross_prototypes_a, options.cross_k, 2, "A") : targets.clusters_a;
+  targets.cross_clusters_b = second ? cluster(ZB, options.cross_prototypes_b, options.cross_k, 3, "B") : targets.clusters_b;
   const S hard = std::numeric_limits<S>::infinity();
   targets.aa = solve(ZA, targets.clusters_a, hard);
   targets.bb = solve(ZB, targets.clusters_b, hard);
-  targets.ab = solve(ZA, targets.clusters_b, options.rho);
-  targets.ba = solve(ZB, targets.clusters_a, options.rho);
+  targets.ab = solve(ZA, targets.cross_clusters_b, options.rho);
+  targets.ba = solve(ZB, targets.cross_clusters_a, options.rho);
   return targets;
 }
 

@@ -57,20 +57,28 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
     pd::require(options.rho > S(0), where, "rho must be > 0 (+infinity for a hard constraint)");
     for (const Matrix<S>* warm : {&options.prototypes_a, &options.prototypes_b})
       pd::require(warm->size() != 0 || options.k >= 1, where, "k must be >= 1 when a domain has no prototypes");
+    pd::require(options.cross_k >= 0, where, "cross_k must be >= 0 (0: the in-domain prototypes)");
+    if (options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0)
+      for (const Matrix<S>* warm : {&options.cross_prototypes_a, &options.cross_prototypes_b})
+        pd::require(warm->size() != 0 || options.cross_k >= 1, where,
+                    "cross_k must be >= 1 when a domain has no cross prototypes");
   });
   check.same("k", options.k);
+  check.same("cross_k", options.cross_k);
   check.same("rho", options.rho);
   check.same("released_recipe", options.released_recipe);
   check.same("uniform_marginals", options.uniform_marginals);
   check.finish();
 
-  // One domain's prototypes: mpi::kmeans (seed + 1 for B), centroids on the unit sphere. Every
-  // rank holds the same centroids, so a zero one throws on every rank.
-  const auto prototypes_of = [&](const Eigen::Ref<const Matrix<S>>& Z, const Matrix<S>& warm, int domain) {
+  // One domain's prototypes: mpi::kmeans (seed + 1 for B; + 2 and + 3 for the cross-domain
+  // problems' second clustering), centroids on the unit sphere. Every rank holds the same
+  // centroids, so a zero one throws on every rank.
+  const auto prototypes_of = [&](const Eigen::Ref<const Matrix<S>>& Z, const Matrix<S>& warm, Index k, int domain,
+                                 int seed_offset) {
     KMeansOptions<S> o = options.kmeans;
     o.initial_centroids = warm;
-    o.seed += std::uint64_t(domain);
-    KMeansResult<S> clusters = mpi::kmeans(comm, Z, warm.size() ? warm.rows() : options.k, o, rows_per_partial);
+    o.seed += std::uint64_t(seed_offset);
+    KMeansResult<S> clusters = mpi::kmeans(comm, Z, warm.size() ? warm.rows() : k, o, rows_per_partial);
     const Vector<S> length = clusters.centroids.rowwise().norm();
     pd::require(o.spherical || length.minCoeff() > S(0), where,
                 std::string("a centroid of domain ") + "AB"[domain] + " is zero");
@@ -78,8 +86,11 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
     return clusters;
   };
   PrototypeTargets<S> targets;
-  targets.clusters_a = prototypes_of(ZA, options.prototypes_a, 0);
-  targets.clusters_b = prototypes_of(ZB, options.prototypes_b, 1);
+  targets.clusters_a = prototypes_of(ZA, options.prototypes_a, options.k, 0, 0);
+  targets.clusters_b = prototypes_of(ZB, options.prototypes_b, options.k, 1, 1);
+  const bool second = options.cross_k != 0 || options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0;
+  targets.cross_clusters_a = second ? prototypes_of(ZA, options.cross_prototypes_a, options.cross_k, 0, 2) : targets.clusters_a;
+  targets.cross_clusters_b = second ? prototypes_of(ZB, options.cross_prototypes_b, options.cross_k, 1, 3) : targets.clusters_b;
   // <samples><prototypes>: onto the own domain's prototypes with a hard marginal, onto the other's
   // relaxed by rho; the released recipe swaps in its cost and fixed options.
   const SinkhornOptions<S> solver = options.released_recipe ? released_prototype_sinkhorn_options<S>() : options.sinkhorn;
@@ -91,8 +102,8 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
     S rho;
   } problems[] = {{&targets.aa, &ZA, &targets.clusters_a, hard},
                   {&targets.bb, &ZB, &targets.clusters_b, hard},
-                  {&targets.ab, &ZA, &targets.clusters_b, options.rho},
-                  {&targets.ba, &ZB, &targets.clusters_a, options.rho}};
+                  {&targets.ab, &ZA, &targets.cross_clusters_b, options.rho},
+                  {&targets.ba, &ZB, &targets.cross_clusters_a, options.rho}};
   for (const auto& p : problems) {
     const Vector<S> marginal = prototype_marginal(*p.owner, options.uniform_marginals);
     *p.out = sharded_prototype_sinkhorn<S>(comm, *p.samples, p.owner->centroids, marginal, solver, p.rho,
