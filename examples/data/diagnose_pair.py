@@ -18,7 +18,8 @@ With --features DIR the same runs on the features that protoot-retrieve wrote to
 (features_a.npy, features_b.npy; labels from PREFIX), plus how often the cross-domain ties the
 trainer uses are right: each sample's nearest prototype of the other domain (spherical K-means,
 K = number of classes) counts as right when that cluster's majority class is the sample's
-class (chance about 1/K), and the precision of cross-domain mutual nearest neighbours.
+class (chance about 1/K), the same with 3K prototypes (the trainer's cross-domain ties), the
+clusters' purity, and the precision of cross-domain mutual nearest neighbours.
 
   /usr/bin/python3 examples/data/diagnose_pair.py out/pairs/collections/collections --image-shape 8x8
 """
@@ -50,20 +51,33 @@ def bounding_box_images(x, h, w, threshold=0.1):
     return out
 
 
-def print_cross_ties(a, b, la, lb):
-    k = len(np.unique(np.concatenate([la, lb])))
-    ua, ub = unit_rows(a), unit_rows(b)
+def tie_accuracy(ua, ub, la, lb, k):
+    """Share of each domain's samples whose nearest prototype of the other domain (K-means with k
+    clusters on unit rows) is a cluster of their own class, both directions; and the clusters'
+    purity (share of each domain's samples in their cluster's majority class)."""
     fits = [KMeans(k, n_init=10, random_state=0).fit(u) for u in (ua, ub)]
     majority = [np.array([np.bincount(y[f.labels_ == j]).argmax() if (f.labels_ == j).any() else -1 for j in range(k)])
                 for f, y in zip(fits, (la, lb))]
     right = [(majority[1 - t][(u @ unit_rows(fits[1 - t].cluster_centers_).T).argmax(1)] == y).mean()
              for t, (u, y) in enumerate(((ua, la), (ub, lb)))]
+    purity = [(m[f.labels_] == y).mean() for m, f, y in zip(majority, fits, (la, lb))]
+    return right, purity
+
+
+def print_cross_ties(a, b, la, lb):
+    k = len(np.unique(np.concatenate([la, lb])))
+    ua, ub = unit_rows(a), unit_rows(b)
+    right, purity = tie_accuracy(ua, ub, la, lb, k)
     s = ua @ ub.T
     ab, ba = s.argmax(1), s.argmax(0)
     mutual = np.flatnonzero(ba[ab] == np.arange(len(ua)))
     print(f"cross-domain ties: nearest other-domain prototype right A->B {right[0]:.2f}  B->A {right[1]:.2f} "
           f"(chance ~{1 / k:.2f});  mutual nearest neighbours {len(mutual)}, precision "
           f"{(la[mutual] == lb[ab[mutual]]).mean():.2f}")
+    fine_right, fine_purity = tie_accuracy(ua, ub, la, lb, 3 * k)
+    print(f"  cluster purity A {purity[0]:.2f}  B {purity[1]:.2f};  with 3K = {3 * k} prototypes (the trainer's "
+          f"cross-domain ties): right A->B {fine_right[0]:.2f}  B->A {fine_right[1]:.2f}, purity A {fine_purity[0]:.2f}  "
+          f"B {fine_purity[1]:.2f}")
 
 
 def main():

@@ -4,7 +4,8 @@
 //
 // Per epoch (epoch_targets): protoot::prototype_targets on the two memory banks — K-means on
 // each (warm-started, so prototype j stays prototype j with its own proportion), then the
-// in-domain problems A->A, B->B and the cross-domain problems A->B, B->A — and
+// in-domain problems A->A, B->B and the cross-domain problems A->B, B->A onto a second,
+// finer clustering of the other domain (OtConfig::cross_refinement) — and
 // protoot::match_prototypes between the two prototype sets.
 // Per step and domain (domain_step): two feature-space views of a batch, the query view through
 // the head and the key view through its momentum copy; InfoNCE towards the key, the nearest

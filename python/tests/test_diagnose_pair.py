@@ -24,7 +24,10 @@ def ties(prefix, folder):
                          check=True, capture_output=True, text=True).stdout
     m = re.search(r"right A->B ([\d.]+)\s+B->A ([\d.]+).*mutual nearest neighbours (\d+), precision ([\d.]+)", out)
     assert m, out
-    return float(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4))
+    fine = re.search(r"cluster purity A ([\d.]+)\s+B ([\d.]+);\s+with 3K = \d+ prototypes.*right A->B ([\d.]+)\s+B->A ([\d.]+)", out)
+    assert fine, out
+    # right A->B, B->A; mutual neighbours, their precision; purity A, B and right A->B, B->A with 3K
+    return float(m.group(1)), float(m.group(2)), int(m.group(3)), float(m.group(4)), tuple(float(g) for g in fine.groups())
 
 
 def test_aligned_domains_have_right_ties_and_swapped_classes_do_not(tmp_path):
@@ -34,10 +37,11 @@ def test_aligned_domains_have_right_ties_and_swapped_classes_do_not(tmp_path):
     la, lb = rng.integers(0, k, 200), rng.integers(0, k, 150)
     a = centres[la] + rng.normal(size=(200, d))
     b = centres[lb] + rng.normal(size=(150, d))
-    right_ab, right_ba, mutual, precision = ties(write_pair(tmp_path, a, b, la, lb), tmp_path)
+    right_ab, right_ba, mutual, precision, fine = ties(write_pair(tmp_path, a, b, la, lb), tmp_path)
     assert right_ab == right_ba == 1.0
     assert mutual > 0 and precision == 1.0
+    assert fine == (1.0, 1.0, 1.0, 1.0)  # finer clusters of separated classes are pure too
     # B's classes 0 and 1 drawn at each other's centre: every tie of those samples is wrong.
     swapped = np.where(lb < 2, 1 - lb, lb)
-    right_ab, right_ba, _, precision = ties(write_pair(tmp_path, a, b, la, swapped), tmp_path)
+    right_ab, right_ba, _, precision, _ = ties(write_pair(tmp_path, a, b, la, swapped), tmp_path)
     assert right_ab < 0.75 and right_ba < 0.75 and precision < 0.75
