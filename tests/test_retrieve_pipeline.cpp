@@ -241,14 +241,15 @@ TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomi
 
 TEST_CASE("protoot-retrieve runs at 50,000 rows per domain", "[pipeline][large]") {
   // Banks of real size: float marginals of 50,000 samples, K-means and the OT step at full
-  // size, one epoch. Random 16-d data; the result is only required to exist and be finite.
+  // size, one epoch (4 prototypes: the size under test is the rows). Random 16-d data; the
+  // result is only required to exist and be finite.
   std::filesystem::create_directories(dir);
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;
   const auto random = [&](Index n) { return Matrix<float>(Matrix<float>::NullaryExpr(n, 16, [&] { return normal(rng); })); };
   io::write_npy(dir + "/large_a.npy", random(50000));
   io::write_npy(dir + "/large_b.npy", random(50001));
-  REQUIRE(retrieve("--domain-a " + dir + "/large_a.npy --domain-b " + dir + "/large_b.npy --epochs 1 --out " + dir +
+  REQUIRE(retrieve("--domain-a " + dir + "/large_a.npy --domain-b " + dir + "/large_b.npy --epochs 1 --prototypes 4 --out " + dir +
                    "/large") == 0);
   const Matrix<float> features = io::read_npy<float>(dir + "/large/features_b.npy");
   CHECK(features.rows() == 50001);
