@@ -223,6 +223,7 @@ TEST_CASE("mpi::prototype_targets matches prototype_targets", "[mpi][prototype]"
   o.k = 5;
   o.sinkhorn.tolerance = 1e-10;
   o.released_recipe = GENERATE(false, true);  // the released recipe: 3 scaling iterations
+  o.cross_k = GENERATE(0, 12);                 // 12: the cross-domain problems onto a finer clustering
   const PrototypeTargets<double> local = prototype_targets(data.a, data.b, o);
   const Shard sa = shard_of(data.a.rows(), Split::even), sb = shard_of(data.b.rows(), Split::skewed);
   const PrototypeTargets<double> sharded = mpi::prototype_targets(
@@ -231,6 +232,9 @@ TEST_CASE("mpi::prototype_targets matches prototype_targets", "[mpi][prototype]"
   CHECK(sharded.clusters_b.labels == local.clusters_b.labels.segment(sb.first, sb.count));
   CHECK((sharded.clusters_a.centroids - local.clusters_a.centroids).cwiseAbs().maxCoeff() <= 1e-12);
   CHECK((sharded.clusters_b.centroids - local.clusters_b.centroids).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK(sharded.cross_clusters_b.centroids.rows() == (o.cross_k ? 12 : 5));
+  CHECK((sharded.cross_clusters_a.centroids - local.cross_clusters_a.centroids).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK((sharded.cross_clusters_b.centroids - local.cross_clusters_b.centroids).cwiseAbs().maxCoeff() <= 1e-12);
   const auto rows_a = [&](const Matrix<double>& M) { return M.middleRows(sa.first, sa.count); };
   const auto rows_b = [&](const Matrix<double>& M) { return M.middleRows(sb.first, sb.count); };
   CHECK((sharded.aa.plan - rows_a(local.aa.plan)).cwiseAbs().maxCoeff() <= 1e-12);
