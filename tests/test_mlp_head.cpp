@@ -122,6 +122,7 @@ TrainConfig small_config() {
   config.num_prototypes = 5;
   config.head.hidden_dim = 128;
   config.head.output_dim = 64;
+  config.kmeans.restarts = 5;  // of 20: two K-means (K and 3K) per domain, and -O0 sanitizer builds run this file
   return config;
 }
 
