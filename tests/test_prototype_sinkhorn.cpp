@@ -189,7 +189,10 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
   CHECK(cross_relaxed >= 0.9);
   CHECK(cross_relaxed >= cross_hard + 0.2);
 
-  SECTION("warm start from permuted prototypes keeps their order and pairs proportions with them") {
+  // The checks below reuse `targets` in scoped blocks, not SECTIONs: Catch2 would re-run the two
+  // clusterings above once per SECTION (the file's slowest case under the sanitizers).
+  {
+    INFO("warm start from permuted prototypes keeps their order and pairs proportions with them");
     PrototypeTargetsOptions<S> warm = options;
     const Eigen::Vector4i order(3, 1, 0, 2);
     warm.prototypes_a = targets.clusters_a.centroids(order, Eigen::all);
@@ -201,7 +204,8 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     }
     CHECK(next.clusters_a.iterations <= 2);
   }
-  SECTION("max_iterations = 0 keeps the given prototypes and only recomputes proportions") {
+  {
+    INFO("max_iterations = 0 keeps the given prototypes and only recomputes proportions");
     PrototypeTargetsOptions<S> keep = options;
     keep.kmeans.max_iterations = 0;
     keep.prototypes_a = targets.clusters_a.centroids;
@@ -212,7 +216,8 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     CHECK(next.aa.iterations == 3);
     CHECK(matched_accuracy(next.aa.labels, A.classes) >= 0.9);
   }
-  SECTION("uniform_marginals: every problem's prototype side is 1/K, the proportions stay reported") {
+  {
+    INFO("uniform_marginals: every problem's prototype side is 1/K, the proportions stay reported");
     PrototypeTargetsOptions<S> uniform = options;
     uniform.rho = std::numeric_limits<S>::infinity();
     uniform.uniform_marginals = true;
@@ -223,7 +228,8 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     CHECK(prototype_marginal(equal.clusters_a, true) == Vector<S>::Constant(4, S(0.25)));
     CHECK(prototype_marginal(equal.clusters_a, false) == equal.clusters_a.proportions);
   }
-  SECTION("cross_k: the cross-domain problems tie samples to a second, finer clustering") {
+  {
+    INFO("cross_k: the cross-domain problems tie samples to a second, finer clustering");
     CHECK(targets.cross_clusters_b.centroids == targets.clusters_b.centroids);  // default: the same ones
     PrototypeTargetsOptions<S> fine = options;
     fine.cross_k = 12;

@@ -35,7 +35,8 @@ Matrix<typename D::Scalar> apply_affine(const AffineMap<typename D::Scalar>& map
 /// Xs (ns x d), Xt (nt x d), ns, nt >= 2, finite; regularisation >= 0 in squared feature units
 /// (Cs must come out positive definite: with a rank-deficient cov(Xs), use regularisation > 0).
 /// CORAL of Sun, Feng and Saenko (AAAI 2016); POT 0.8.2 has no CORAL, so tests use a NumPy/SciPy reference.
-/// O((ns + nt) d^2 + d^3) time, O(d^2) memory.
+/// O((ns + nt) d^2 + d^3) time, O((ns + nt) d + d^2) memory; the d x d matrix functions are computed
+/// in double for float inputs too.
 template <class DS, class DT>
 AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eigen::MatrixBase<DT>& Xt,
                                      typename DS::Scalar regularisation = 1);

@@ -19,15 +19,15 @@
 namespace protoot {
 namespace detail {
 
-template <class S>
-using ColumnMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-
-/// Unbiased covariance (np.cov(X, rowvar=False)) plus `ridge` on the diagonal, d x d.
+/// Unbiased covariance (np.cov(X, rowvar=False)) plus `ridge` on the diagonal, d x d, accumulated
+/// in X's scalar type and returned in double: coral() decomposes it in double for every input type,
+/// so float and double share one eigen-solver instantiation (GCC spends about 10 s of a translation
+/// unit's compile time on each) and float inputs get double-precision matrix square roots.
 template <class D>
-ColumnMatrix<typename D::Scalar> regularised_covariance(const Eigen::MatrixBase<D>& X, typename D::Scalar ridge) {
+Eigen::MatrixXd regularised_covariance(const Eigen::MatrixBase<D>& X, double ridge) {
   using S = typename D::Scalar;
   const Matrix<S> centred = X.rowwise() - X.colwise().mean();
-  ColumnMatrix<S> cov = (centred.transpose() * centred) / S(X.rows() - 1);
+  Eigen::MatrixXd cov = ((centred.transpose() * centred) / S(X.rows() - 1)).template cast<double>();
   cov.diagonal().array() += ridge;
   return cov;
 }
@@ -62,22 +62,22 @@ AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eige
                       " and " + std::to_string(Xt.rows()) + ")");
   detail::require(regularisation >= S(0) && std::isfinite(static_cast<double>(regularisation)), where,
                   "regularisation must be finite and >= 0");
-  const Eigen::SelfAdjointEigenSolver<detail::ColumnMatrix<S>> source(
-      detail::regularised_covariance(Xs, regularisation));
-  const Eigen::SelfAdjointEigenSolver<detail::ColumnMatrix<S>> target(
-      detail::regularised_covariance(Xt.template cast<S>(), regularisation));
-  detail::require(source.eigenvalues().minCoeff() > S(0), where,
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> source(
+      detail::regularised_covariance(Xs, double(regularisation)));
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> target(
+      detail::regularised_covariance(Xt.template cast<S>(), double(regularisation)));
+  detail::require(source.eigenvalues().minCoeff() > 0.0, where,
                   "cov(Xs) + regularisation I is singular (fewer independent rows than features?): "
                   "increase regularisation");
   // Ct is PSD in exact arithmetic; clamp the roundoff-negative eigenvalues of a singular one.
   const auto& Vs = source.eigenvectors();
   const auto& Vt = target.eigenvectors();
-  const detail::ColumnMatrix<S> source_inverse_sqrt =
+  const Eigen::MatrixXd source_inverse_sqrt =
       Vs * source.eigenvalues().cwiseSqrt().cwiseInverse().asDiagonal() * Vs.transpose();
-  const detail::ColumnMatrix<S> target_sqrt =
-      Vt * target.eigenvalues().cwiseMax(S(0)).cwiseSqrt().asDiagonal() * Vt.transpose();
+  const Eigen::MatrixXd target_sqrt =
+      Vt * target.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal() * Vt.transpose();
   AffineMap<S> map;
-  map.linear = source_inverse_sqrt * target_sqrt;
+  map.linear = (source_inverse_sqrt * target_sqrt).cast<S>();
   map.offset = (Xt.template cast<S>().colwise().mean() - Xs.colwise().mean() * map.linear).transpose();
   return map;
 }
