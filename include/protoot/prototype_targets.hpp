@@ -59,6 +59,11 @@ struct PrototypeTargetsOptions {
   /// (PrototypeTargets::cross_clusters_a/_b). Requires cross_k <= the domain's samples.
   Index cross_k = 0;
   Matrix<Scalar> cross_prototypes_a, cross_prototypes_b;
+
+  /// True when the cross-domain problems use a second clustering (cross_k or a cross warm start set).
+  bool second_clustering() const {
+    return cross_k != 0 || cross_prototypes_a.size() != 0 || cross_prototypes_b.size() != 0;
+  }
 };
 
 template <class Scalar>

@@ -56,7 +56,7 @@ PrototypeTargets<typename DA::Scalar> prototype_targets(const Eigen::MatrixBase<
   PrototypeTargets<S> targets;
   targets.clusters_a = cluster(ZA, options.prototypes_a, options.k, 0, "A");
   targets.clusters_b = cluster(ZB, options.prototypes_b, options.k, 1, "B");
-  const bool second = options.cross_k != 0 || options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0;
+  const bool second = options.second_clustering();
   targets.cross_clusters_a = second ? cluster(ZA, options.cross_prototypes_a, options.cross_k, 2, "A") : targets.clusters_a;
   targets.cross_clusters_b = second ? cluster(ZB, options.cross_prototypes_b, options.cross_k, 3, "B") : targets.clusters_b;
   const S hard = std::numeric_limits<S>::infinity();

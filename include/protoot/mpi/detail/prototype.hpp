@@ -58,7 +58,7 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
     for (const Matrix<S>* warm : {&options.prototypes_a, &options.prototypes_b})
       pd::require(warm->size() != 0 || options.k >= 1, where, "k must be >= 1 when a domain has no prototypes");
     pd::require(options.cross_k >= 0, where, "cross_k must be >= 0 (0: the in-domain prototypes)");
-    if (options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0)
+    if (options.second_clustering())
       for (const Matrix<S>* warm : {&options.cross_prototypes_a, &options.cross_prototypes_b})
         pd::require(warm->size() != 0 || options.cross_k >= 1, where,
                     "cross_k must be >= 1 when a domain has no cross prototypes");
@@ -88,7 +88,7 @@ PrototypeTargets<S> sharded_prototype_targets(MPI_Comm comm, const Eigen::Ref<co
   PrototypeTargets<S> targets;
   targets.clusters_a = prototypes_of(ZA, options.prototypes_a, options.k, 0, 0);
   targets.clusters_b = prototypes_of(ZB, options.prototypes_b, options.k, 1, 1);
-  const bool second = options.cross_k != 0 || options.cross_prototypes_a.size() != 0 || options.cross_prototypes_b.size() != 0;
+  const bool second = options.second_clustering();
   targets.cross_clusters_a = second ? prototypes_of(ZA, options.cross_prototypes_a, options.cross_k, 0, 2) : targets.clusters_a;
   targets.cross_clusters_b = second ? prototypes_of(ZB, options.cross_prototypes_b, options.cross_k, 1, 3) : targets.clusters_b;
   // <samples><prototypes>: onto the own domain's prototypes with a hard marginal, onto the other's
