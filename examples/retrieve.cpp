@@ -39,7 +39,7 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
   --out DIR            output folder, created if needed (default out/retrieve)
   --seed N             first seed of data generation and training (default 0)
   --seeds N            train N seeds (seed, seed+1, ...) and report mean and sd (default 1)
-  --epochs N           training epochs (default 40)
+  --epochs N           training epochs (default 80)
   --prototypes K       prototypes per domain, normally the number of categories (default 10)
   --methods LIST       comma-separated, what to run (default protoot,baselines):
                          protoot      ProtoOT with its defaults

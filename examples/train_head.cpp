@@ -25,7 +25,7 @@ const char* const kUsage = R"(usage: protoot-train-head --domain-a A.npy --domai
   --domain-b FILE      features of domain B (.npy, n_b x d)
   --out DIR            output folder for features_a.npy / features_b.npy, created if needed
                        (default out/train-head)
-  --epochs N           training epochs (default 40)
+  --epochs N           training epochs (default 80)
   --seed N             seed of initialisation, views, batches and K-means (default 0)
   --prototypes K       prototypes per domain, normally the number of categories (default 10)
   --hidden N           hidden width of the head (default 512)
