@@ -231,8 +231,10 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
   {
     INFO("cross_k: the cross-domain problems tie samples to a second, finer clustering");
     CHECK(targets.cross_clusters_b.centroids == targets.clusters_b.centroids);  // default: the same ones
+    CHECK_FALSE(options.second_clustering());
     PrototypeTargetsOptions<S> fine = options;
     fine.cross_k = 12;
+    CHECK(fine.second_clustering());
     const auto t = prototype_targets(A.Z, B.Z, fine);
     // The in-domain half is untouched.
     CHECK(t.clusters_a.centroids == targets.clusters_a.centroids);
@@ -250,6 +252,8 @@ TEMPLATE_TEST_CASE("prototype_targets: four problems, proportions matched to pro
     PrototypeTargetsOptions<S> warm = options;
     warm.cross_prototypes_a = t.cross_clusters_a.centroids;
     warm.cross_prototypes_b = t.cross_clusters_b.centroids.colwise().reverse();
+    CHECK(warm.cross_k == 0);
+    CHECK(warm.second_clustering());  // a warm start alone asks for the second clustering
     const auto next = prototype_targets(A.Z, B.Z, warm);
     CHECK(next.cross_clusters_a.centroids.rows() == 12);
     CHECK(next.cross_clusters_a.proportions.isApprox(t.cross_clusters_a.proportions, S(1e-3)));
