@@ -200,6 +200,29 @@ TEMPLATE_TEST_CASE("domain adaptation: bad input throws std::invalid_argument", 
   CHECK_THROWS_WITH(coral(Matrix<S>(X.topRows(1)), X), Catch::Contains("at least 2 rows"));
   CHECK_THROWS_AS(coral(X, X, S(-1)), std::invalid_argument);
   CHECK_THROWS_AS(apply_affine(coral(X, X), narrow), std::invalid_argument);
+  // Magnitudes whose float covariance overflows (1e25^2 > 3.4e38): accumulated in double, the map
+  // is finite and still matches the target's mean; past double's range a clear error, never NaN.
+  {
+    const S big = std::is_same_v<S, float> ? S(1e25) : S(1e160);
+    const Matrix<S> huge = X * big;
+    for (const bool huge_target : {true, false}) {
+      INFO("huge " << (huge_target ? "target" : "source") << ", scale " << big);
+      if (std::is_same_v<S, float>) {
+        const Matrix<S> mapped = huge_target ? apply_affine(coral(X, huge), X) : apply_affine(coral(huge, X), huge);
+        REQUIRE(mapped.allFinite());
+        const Matrix<S>& target = huge_target ? huge : X;
+        CHECK(((mapped.colwise().mean() - target.colwise().mean()).array().abs() <=
+               S(1e-3) * target.cwiseAbs().maxCoeff()).all());
+      } else {
+        CHECK_THROWS_WITH(huge_target ? coral(X, huge) : coral(huge, X), Catch::Contains("overflows double"));
+      }
+    }
+    AffineMap<S> overflowing = coral(X, X);
+    overflowing.linear = Matrix<S>::Identity(3, 3) * std::numeric_limits<S>::max();
+    Matrix<S> four = X;
+    four(0, 0) = S(4);
+    CHECK_THROWS_WITH(apply_affine(overflowing, four), Catch::Contains("overflow"));
+  }
   CHECK_THROWS_AS(sinkhorn_transport(X, narrow, options), std::invalid_argument);
   CHECK_THROWS_AS(sinkhorn_transport(with_nan, X, options), std::invalid_argument);
   CHECK_THROWS_AS(sinkhorn_transport(X, X, SinkhornTransportOptions<S>{}), std::invalid_argument);  // epsilon 0

@@ -517,6 +517,7 @@ TEMPLATE_TEST_CASE("property sweep: hostile matrices through every entry point",
     spherical.spherical = true;
     expect_contract("spherical kmeans " + tag, [&] { return kmeans(x, k, spherical).centroids; }, finite_matrix);
     expect_contract("coral " + tag, [&] { return apply_affine(coral(x, ok), x); }, finite_matrix);
+    expect_contract("coral target " + tag, [&] { return apply_affine(coral(ok, x), ok); }, finite_matrix);
     SinkhornTransportOptions<S> transport;
     transport.sinkhorn.epsilon = S(0.1);
     expect_contract("sinkhorn_transport " + tag, [&] { return sinkhorn_transport(x, ok, transport).source_mapped; },

@@ -21,8 +21,8 @@ struct AffineMap {
   Vector<S> offset;
 };
 
-/// Applies `map` to the rows of X (n x d) -> n x d. Throws if map.linear is not d x d or
-/// map.offset not of size d. O(n d^2).
+/// Applies `map` to the rows of X (n x d) -> n x d. Throws std::invalid_argument if map.linear
+/// is not d x d, map.offset not of size d, or a mapped entry overflows to Inf or NaN. O(n d^2).
 template <class D>
 Matrix<typename D::Scalar> apply_affine(const AffineMap<typename D::Scalar>& map, const Eigen::MatrixBase<D>& X);
 
@@ -36,7 +36,9 @@ Matrix<typename D::Scalar> apply_affine(const AffineMap<typename D::Scalar>& map
 /// (Cs must come out positive definite: with a rank-deficient cov(Xs), use regularisation > 0).
 /// CORAL of Sun, Feng and Saenko (AAAI 2016); POT 0.8.2 has no CORAL, so tests use a NumPy/SciPy reference.
 /// O((ns + nt) d^2 + d^3) time, O((ns + nt) d + d^2) memory; the d x d matrix functions are computed
-/// in double for float inputs too.
+/// in double for float inputs too. Throws std::invalid_argument on mismatched columns, fewer than
+/// 2 rows, non-finite data, a covariance that overflows double, a singular Cs, or a map that
+/// overflows the scalar type.
 template <class DS, class DT>
 AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eigen::MatrixBase<DT>& Xt,
                                      typename DS::Scalar regularisation = 1);

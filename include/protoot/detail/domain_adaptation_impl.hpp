@@ -20,14 +20,19 @@ namespace protoot {
 namespace detail {
 
 /// Unbiased covariance (np.cov(X, rowvar=False)) plus `ridge` on the diagonal, d x d, accumulated
-/// in X's scalar type and returned in double: coral() decomposes it in double for every input type,
+/// and returned in double (throws if it overflows): coral() decomposes it in double for every input type,
 /// so float and double share one eigen-solver instantiation (GCC spends about 10 s of a translation
 /// unit's compile time on each) and float inputs get double-precision matrix square roots.
 template <class D>
-Eigen::MatrixXd regularised_covariance(const Eigen::MatrixBase<D>& X, double ridge) {
-  using S = typename D::Scalar;
-  const Matrix<S> centred = X.rowwise() - X.colwise().mean();
-  Eigen::MatrixXd cov = ((centred.transpose() * centred) / S(X.rows() - 1)).template cast<double>();
+Eigen::MatrixXd regularised_covariance(const Eigen::MatrixBase<D>& X, double ridge, const char* where,
+                                       const char* name) {
+  // In double from the start: a float sum or square overflows from about 1e19 (squares) or
+  // 3e38 / n (sums), a double one only past 1e154.
+  const Eigen::MatrixXd x = X.template cast<double>();
+  const Eigen::MatrixXd centred = x.rowwise() - x.colwise().mean();
+  Eigen::MatrixXd cov = (centred.transpose() * centred) / double(X.rows() - 1);
+  if (!cov.allFinite())
+    fail(where, std::string("the covariance of ") + name + " overflows double: rescale the features");
   cov.diagonal().array() += ridge;
   return cov;
 }
@@ -48,7 +53,9 @@ Matrix<typename D::Scalar> apply_affine(const AffineMap<typename D::Scalar>& map
   detail::require_size(map.linear.rows(), X.cols(), where, "map.linear rows (X columns)");
   detail::require_size(map.linear.cols(), X.cols(), where, "map.linear columns (X columns)");
   detail::require_size(map.offset.size(), X.cols(), where, "map.offset size (X columns)");
-  return (X * map.linear).rowwise() + map.offset.transpose();
+  Matrix<typename D::Scalar> mapped = (X * map.linear).rowwise() + map.offset.transpose();
+  detail::require_finite(mapped, where, "the mapped rows (overflow: rescale the features)");
+  return mapped;
 }
 
 template <class DS, class DT>
@@ -63,9 +70,9 @@ AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eige
   detail::require(regularisation >= S(0) && std::isfinite(static_cast<double>(regularisation)), where,
                   "regularisation must be finite and >= 0");
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> source(
-      detail::regularised_covariance(Xs, double(regularisation)));
+      detail::regularised_covariance(Xs, double(regularisation), where, "Xs"));
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> target(
-      detail::regularised_covariance(Xt.template cast<S>(), double(regularisation)));
+      detail::regularised_covariance(Xt.template cast<S>(), double(regularisation), where, "Xt"));
   detail::require(source.eigenvalues().minCoeff() > 0.0, where,
                   "cov(Xs) + regularisation I is singular (fewer independent rows than features?): "
                   "increase regularisation");
@@ -78,7 +85,11 @@ AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eige
       Vt * target.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal() * Vt.transpose();
   AffineMap<S> map;
   map.linear = (source_inverse_sqrt * target_sqrt).cast<S>();
-  map.offset = (Xt.template cast<S>().colwise().mean() - Xs.colwise().mean() * map.linear).transpose();
+  const Eigen::RowVectorXd offset = Xt.template cast<double>().colwise().mean() -
+                                     Xs.template cast<double>().colwise().mean() * (source_inverse_sqrt * target_sqrt);
+  map.offset = offset.transpose().cast<S>();
+  detail::require_finite(map.linear, where, "the map (linear part; its scale is sd(Xt) / sd(Xs): rescale the features)");
+  detail::require_finite(map.offset, where, "the map (offset; rescale the features)");
   return map;
 }
 
