@@ -292,6 +292,22 @@ TEST_CASE("bad sharded input is one clear error on every rank, never a hang", "[
       const Vector<double> b = Vector<double>::Constant(4, 0.25);
       CHECK_THAT(error_of([&] { mpi::sinkhorn(MPI_COMM_WORLD, C, a, b, so); }), Catch::Contains("epsilon differs across ranks"));
     }
+    SECTION("a scaling-form overflow in one rank's rows only") {
+      // -C / epsilon = 800 > log(DBL_MAX) on the last rank's rows: no finite plan exists there
+      // (the single-process case is in test_hostile); every rank must throw, not only that one.
+      Matrix<double> C = Matrix<double>::Constant(s.count, 4, 0.5);
+      if (rank == P - 1) C.setConstant(-800);
+      SinkhornOptions<double> so;
+      so.epsilon = 1;
+      so.log_domain = false;
+      std::string e = "no error";
+      try {
+        mpi::sinkhorn(MPI_COMM_WORLD, C, Vector<double>::Constant(s.count, 1.0 / 200), Vector<double>::Constant(4, 0.25), so);
+      } catch (const std::domain_error& error) {
+        e = error.what();
+      }
+      CHECK_THAT(e, Catch::Contains("overflows"));
+    }
   }
   // Still in step: a collective after the errors completes on every rank.
   int alive = 1;

@@ -365,7 +365,15 @@ PROTOOT_OMP(simd)
     }
     u_.setOnes(n_);
     v_.setOnes(m_);
-    return kernel_.allFinite();
+    return agreed_finite(kernel_.allFinite());
+  }
+
+  /// `finite` of this process's rows, and of every process's with row shards: the processes
+  /// must take the same branch after it, or one leaves the others waiting in a reduction.
+  bool agreed_finite(bool finite) const {
+    S failures = finite ? S(0) : S(1);
+    combine_sums(&failures, 1);
+    return failures == S(0);
   }
 
   /// Potentials of the scalings (u, v) on the current kernel.
@@ -429,11 +437,7 @@ PROTOOT_OMP(atomic write)
 PROTOOT_OMP(simd)
         for (Index j = 0; j < m; ++j) accumulator[j] += ui * kr[j];
       });
-      if (shards_) {  // every process must stop at the same iterate
-        S failures = finite ? S(0) : S(1);
-        shards_->sum(&failures, 1);
-        finite = failures == S(0);
-      }
+      finite = agreed_finite(finite);  // every process must stop at the same iterate
       if (!finite) return numerical_error(u_, v_previous_, k - 1);
       S error = S(0);
       for (Index j = 0; j < m_; ++j) {
@@ -477,7 +481,9 @@ PROTOOT_OMP(simd)
     });
     double cost = row_costs.template cast<double>().sum();  // in row order: thread-independent
     // p * 0 is NaN exactly when p is; the row sums cover every plan entry (they are >= 0).
-    if (!std::isfinite(double(row_sums.sum())) || !std::isfinite(cost))
+    // Agreed across row shards before throwing: a process whose rows alone overflow must not
+    // leave the others waiting in the reduction below.
+    if (!agreed_finite(std::isfinite(double(row_sums.sum())) && std::isfinite(cost)))
       // Only the scaling form gets here: its kernel exp((f0 + g0 - C) / epsilon) overflowed
       // before a single finite iterate existed (e.g. -C / epsilon > 709 in double, or a huge
       // warm start). There is no finite plan to return.
