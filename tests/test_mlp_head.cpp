@@ -187,9 +187,11 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   no_neighbours.losses.weight_cross_neighbour = 0;
   TrainConfig coarse = config;
   coarse.ot.cross_refinement = 1;
+  TrainConfig unsmoothed = config;
+  unsmoothed.losses.cross_target_neighbours = 0;
   std::vector<TrainResult<double>> results;
-  for (const TrainConfig* variant :
-       {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred, &no_neighbours, &coarse}) {
+  for (const TrainConfig* variant : {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred,
+                                     &no_neighbours, &coarse, &unsmoothed}) {
     results.push_back(train_protoot_head(data.a, data.b, *variant));
     CHECK(results.back().features_a != full.features_a);
     CHECK(results.back().features_a.allFinite());
@@ -236,6 +238,13 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad = config;
   bad.ot.cross_refinement = 0;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_refinement"));
+  for (const int neighbours : {-1, 50}) {  // B has 50 samples: at most 49 other rows
+    bad = config;
+    bad.losses.cross_target_neighbours = neighbours;
+    CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_target_neighbours"));
+  }
+  bad.losses.cross_target_neighbours = 49;
+  CHECK(train_protoot_head(data.a, data.b, bad).features_a.allFinite());
   bad = config;
   bad.optimisation.learning_rate = std::nan("");
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("learning_rate"));
@@ -369,6 +378,25 @@ TEST_CASE("training results do not depend on the caller's thread setting", "[mlp
   omp_set_num_threads(saved);
   CHECK(one.features_a == two.features_a);
 #endif
+}
+
+TEST_CASE("cross-domain targets averaged over in-domain neighbours", "[mlp]") {
+  // Four points on a circle: each one's nearest other point is its neighbour on the circle.
+  MatrixD bank(4, 2);
+  bank << 1, 0, 0.9, 0.1, -1, 0, -0.9, -0.1;
+  bank.rowwise().normalize();
+  const IndexMatrix neighbours = trainer::bank_neighbours(bank, 1);
+  CHECK(neighbours.col(0) == (IndexVector(4) << 1, 0, 3, 2).finished());
+  MatrixD assignments(4, 3);
+  assignments << 1, 0, 0, 0, 1, 0, 0, 0, 1, 0.5, 0.5, 0;
+  const MatrixD mean = trainer::mean_over_neighbours(assignments, neighbours);
+  MatrixD expected(4, 3);
+  expected << 0.5, 0.5, 0, 0.5, 0.5, 0, 0.25, 0.25, 0.5, 0.25, 0.25, 0.5;
+  CHECK((mean - expected).cwiseAbs().maxCoeff() <= 1e-15);
+  CHECK((mean.rowwise().sum().array() - 1).abs().maxCoeff() <= 1e-15);
+  // Three neighbours: every row of a 4-row bank, so every row becomes the column mean.
+  const MatrixD all = trainer::mean_over_neighbours(assignments, trainer::bank_neighbours(bank, 3));
+  for (Index i = 0; i < 4; ++i) CHECK((all.row(i) - assignments.colwise().mean()).cwiseAbs().maxCoeff() <= 1e-15);
 }
 
 TEST_CASE("every cross-domain target's gradient matches finite differences", "[mlp][train]") {
