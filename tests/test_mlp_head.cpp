@@ -235,6 +235,11 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad = config;
   bad.losses.weight_cross_neighbour = -1;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("weight_cross_neighbour"));
+  for (const double share : {-0.1, 1.5, std::nan("")}) {
+    bad = config;
+    bad.centring_share = share;
+    CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("centring_share"));
+  }
   bad = config;
   bad.ot.cross_refinement = 0;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_refinement"));
@@ -286,7 +291,7 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
     mean_row_b.row(2 * i + 1) = -mean_row_b.row(2 * i);
   }
   mean_row_b.middleRows(4, 2).setZero();
-  CHECK_THROWS_WITH(train_protoot_head(data.a, mean_row_b, config), Catch::Contains("B row 4 equals the domain's mean"));
+  CHECK_THROWS_WITH(train_protoot_head(data.a, mean_row_b, config), Catch::Contains("B row 4 equals the subtracted share of the domain's mean"));
   // Rows with tiny but valid entries (their squared norm underflows in float) are accepted.
   CHECK(train_protoot_head(Matrix<float>(data.a * 1e-30f), data.b, raw).features_a.allFinite());
 }
