@@ -189,9 +189,11 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   coarse.ot.cross_refinement = 1;
   TrainConfig unsmoothed = config;
   unsmoothed.losses.cross_target_neighbours = 0;
+  TrainConfig fully_centred = config;
+  fully_centred.centring_share = 1;
   std::vector<TrainResult<double>> results;
   for (const TrainConfig* variant : {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred,
-                                     &no_neighbours, &coarse, &unsmoothed}) {
+                                     &no_neighbours, &coarse, &unsmoothed, &fully_centred}) {
     results.push_back(train_protoot_head(data.a, data.b, *variant));
     CHECK(results.back().features_a != full.features_a);
     CHECK(results.back().features_a.allFinite());
