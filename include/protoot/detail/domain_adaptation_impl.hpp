@@ -28,8 +28,8 @@ Eigen::MatrixXd regularised_covariance(const Eigen::MatrixBase<D>& X, double rid
                                        const char* name) {
   // In double from the start: a float sum or square overflows from about 1e19 (squares) or
   // 3e38 / n (sums), a double one only past 1e154.
-  const Eigen::MatrixXd x = X.template cast<double>();
-  const Eigen::MatrixXd centred = x.rowwise() - x.colwise().mean();
+  Eigen::MatrixXd centred = X.template cast<double>();
+  centred.rowwise() -= centred.colwise().mean();
   Eigen::MatrixXd cov = (centred.transpose() * centred) / double(X.rows() - 1);
   if (!cov.allFinite())
     fail(where, std::string("the covariance of ") + name + " overflows double: rescale the features");
@@ -83,10 +83,11 @@ AffineMap<typename DS::Scalar> coral(const Eigen::MatrixBase<DS>& Xs, const Eige
       Vs * source.eigenvalues().cwiseSqrt().cwiseInverse().asDiagonal() * Vs.transpose();
   const Eigen::MatrixXd target_sqrt =
       Vt * target.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal() * Vt.transpose();
+  const Eigen::MatrixXd linear = source_inverse_sqrt * target_sqrt;
+  const Eigen::RowVectorXd offset =
+      Xt.template cast<double>().colwise().mean() - Xs.template cast<double>().colwise().mean() * linear;
   AffineMap<S> map;
-  map.linear = (source_inverse_sqrt * target_sqrt).cast<S>();
-  const Eigen::RowVectorXd offset = Xt.template cast<double>().colwise().mean() -
-                                     Xs.template cast<double>().colwise().mean() * (source_inverse_sqrt * target_sqrt);
+  map.linear = linear.cast<S>();
   map.offset = offset.transpose().cast<S>();
   detail::require_finite(map.linear, where, "the map (linear part; its scale is sd(Xt) / sd(Xs): rescale the features)");
   detail::require_finite(map.offset, where, "the map (offset; rescale the features)");
