@@ -44,8 +44,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
   --methods LIST       comma-separated, what to run (default protoot,baselines):
                          protoot      ProtoOT with its defaults
                          baselines    raw,standardise,coral,ot_da,cluster_match
-                         ablations    uniform_marginals,intra_only,cross_only,no_cross_neighbours,
-                                      coarse_cross_prototypes,unsmoothed_cross_targets,released_recipe
+                         ablations    uniform_marginals,intra_only,cross_only,coarse_cross_prototypes,
+                                      unsmoothed_cross_targets,released_recipe
                          all          all of the above; or any single name
   --prototype-update kmeans|ot   kmeans (default): K-means once per epoch; ot: the released
                        code's per-batch OT and prototype step as well
@@ -57,9 +57,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
 
 const std::vector<std::string> baseline_names = {"raw", "standardise", "coral", "ot_da", "cluster_match"};
 const std::vector<std::string> ablation_names = {"uniform_marginals",       "intra_only",
-                                                 "cross_only",              "no_cross_neighbours",
-                                                 "coarse_cross_prototypes", "unsmoothed_cross_targets",
-                                                 "released_recipe"};
+                                                 "cross_only",              "coarse_cross_prototypes",
+                                                 "unsmoothed_cross_targets", "released_recipe"};
 
 struct Arguments {
   std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve";
@@ -185,7 +184,6 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   if (method == "uniform_marginals") c.ot.kmeans_marginals = false;
   if (method == "intra_only") c.ot.cross_domain = false;
   if (method == "cross_only") c.ot.intra_domain = false;
-  if (method == "no_cross_neighbours") c.losses.weight_cross_neighbour = 0;
   if (method == "coarse_cross_prototypes") c.ot.cross_refinement = 1;
   if (method == "unsmoothed_cross_targets") c.losses.cross_target_neighbours = 0;
   if (method == "released_recipe") {  // docs/method.md sections 2-4, as the authors' code trains
@@ -193,7 +191,6 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
     c.losses.cross_target = CrossTarget::plan_argmax;
     c.losses.cross_weight = 0.01;
     c.losses.cross_start = 0.5;
-    c.losses.weight_cross_neighbour = 0;
     c.ot.cross_rho = std::numeric_limits<double>::infinity();
     c.ot.cross_refinement = 1;
   }

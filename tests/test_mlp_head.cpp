@@ -153,7 +153,7 @@ TEST_CASE("ProtoOT training lowers the loss and raises cross-domain P@K over the
   // in-domain loss: the last five epochs average well below the first five
   CHECK(mean_intra(trained.log, 20, 25) < 0.6 * mean_intra(trained.log, 0, 5));
   for (const EpochLog& e : trained.log) {
-    CHECK(e.cross_weight == (e.epoch >= 3 ? 0.3 : 0.0));  // on from 10 % (ceil(0.1 * 25))
+    CHECK(e.cross_weight == (e.epoch >= 3 ? config.losses.cross_weight : 0.0));  // on from 10 % (ceil(0.1 * 25))
     CHECK(e.marginal_error >= 0);
     CHECK(e.marginal_error < 0.5);
     CHECK((e.cross_a > 0) == (e.epoch >= 3));
@@ -183,8 +183,6 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   matched.losses.cross_target = CrossTarget::matched_prototype;
   TrainConfig uncentred = config;
   uncentred.input_normalisation = InputNormalisation::none;
-  TrainConfig no_neighbours = config;
-  no_neighbours.losses.weight_cross_neighbour = 0;
   TrainConfig coarse = config;
   coarse.ot.cross_refinement = 1;
   TrainConfig unsmoothed = config;
@@ -193,7 +191,7 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   fully_centred.centring_share = 1;
   std::vector<TrainResult<double>> results;
   for (const TrainConfig* variant : {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred,
-                                     &no_neighbours, &coarse, &unsmoothed, &fully_centred}) {
+                                     &coarse, &unsmoothed, &fully_centred}) {
     results.push_back(train_protoot_head(data.a, data.b, *variant));
     CHECK(results.back().features_a != full.features_a);
     CHECK(results.back().features_a.allFinite());
@@ -235,8 +233,8 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad.augmentation.input_dropout = 1;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("input_dropout"));
   bad = config;
-  bad.losses.weight_cross_neighbour = -1;
-  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("weight_cross_neighbour"));
+  bad.losses.cross_weight = -1;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_weight"));
   for (const double share : {-0.1, 1.5, std::nan("")}) {
     bad = config;
     bad.centring_share = share;
@@ -435,25 +433,4 @@ TEST_CASE("every cross-domain target's gradient matches finite differences", "[m
     CHECK(loss > 0);
     CHECK(gradient_error(loss_of, q, grad) <= 1e-6);
   }
-  // The cross-domain neighbour term: its positive (the nearest bank row) is fixed within the
-  // finite-difference step, so the gradient is the InfoNCE one through the queries.
-  // Its negatives are the other domain's K prototypes less the neighbour's own one.
-  other.bank = random_normal(9, o, rng).rowwise().normalized();
-  other.own_plan.labels.resize(9);
-  other.own_plan.labels << 0, 1, 2, 3, 0, 1, 2, 3, 0;
-  const TrainConfig c;
-  MatrixD grad = MatrixD::Zero(n, o);
-  const double loss = trainer::cross_neighbour_loss(other, q, c, grad);
-  const auto loss_of = [&](const MatrixD& x) {
-    MatrixD unused = MatrixD::Zero(n, o);
-    return trainer::cross_neighbour_loss(other, x, c, unused);
-  };
-  CHECK(loss > 0);
-  CHECK(gradient_error(loss_of, q, grad) <= 1e-6);
-  // It pulls towards the nearest row: moving a query onto that row lowers its loss.
-  const IndexVector nearest = cosine_neighbours(q, other.bank, 1).col(0);
-  MatrixD closer = q;
-  closer.row(0) = (q.row(0) + other.bank.row(nearest(0))).normalized();
-  MatrixD unused = MatrixD::Zero(n, o);
-  CHECK(trainer::cross_neighbour_loss(other, closer, c, unused) < loss);
 }
