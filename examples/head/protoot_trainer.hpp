@@ -117,8 +117,8 @@ struct LossConfig {
   /// Weight of the cross-domain term, on from the epoch ceil(cross_start * epochs). The released
   /// image recipe uses 0.01 from half-way, which leaves the term without effect on features;
   /// 0.8 from 10 %, with the relaxed marginal OtConfig::cross_rho = 0.01, was the best measured
-  /// setting on average over the development pairs of docs/results.md (0.5: 0.3 lower, 1.2:
-  /// 0.8 lower and 5 lower on the balanced pair).
+  /// setting on average over the development pairs of docs/results.md (0.5: 0.3 points lower
+  /// on the mean; 1.2: 0.8 lower on the mean and 5 on the balanced pair).
   double cross_weight = 0.8;
   double cross_start = 0.1;
   /// Cross-domain negatives from the L2-normalised row of similarities q.C'^T (released code;
