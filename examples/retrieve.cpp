@@ -45,7 +45,8 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
                          protoot      ProtoOT with its defaults
                          baselines    raw,standardise,coral,ot_da,cluster_match
                          ablations    uniform_marginals,intra_only,cross_only,coarse_cross_prototypes,
-                                      unsmoothed_cross_targets,released_recipe
+                                      unsmoothed_cross_targets,unweighted_cross_targets,
+                                      released_recipe
                          all          all of the above; or any single name
   --prototype-update kmeans|ot   kmeans (default): K-means once per epoch; ot: the released
                        code's per-batch OT and prototype step as well
@@ -56,9 +57,10 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
 )";
 
 const std::vector<std::string> baseline_names = {"raw", "standardise", "coral", "ot_da", "cluster_match"};
-const std::vector<std::string> ablation_names = {"uniform_marginals",       "intra_only",
-                                                 "cross_only",              "coarse_cross_prototypes",
-                                                 "unsmoothed_cross_targets", "released_recipe"};
+const std::vector<std::string> ablation_names = {"uniform_marginals",        "intra_only",
+                                                 "cross_only",               "coarse_cross_prototypes",
+                                                 "unsmoothed_cross_targets", "unweighted_cross_targets",
+                                                 "released_recipe"};
 
 struct Arguments {
   std::string domain_a, domain_b, labels_a, labels_b, out = "out/retrieve";
@@ -186,6 +188,7 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   if (method == "cross_only") c.ot.intra_domain = false;
   if (method == "coarse_cross_prototypes") c.ot.cross_refinement = 1;
   if (method == "unsmoothed_cross_targets") c.losses.cross_target_neighbours = 0;
+  if (method == "unweighted_cross_targets") c.losses.cycle_weighted_cross = false;
   if (method == "released_recipe") {  // docs/method.md sections 2-4, as the authors' code trains
     c.input_normalisation = InputNormalisation::none;
     c.losses.cross_target = CrossTarget::plan_argmax;

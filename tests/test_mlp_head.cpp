@@ -19,6 +19,7 @@ using namespace protoot::examples;
 using test::gradient_error;
 using test::MatrixD;
 using test::random_normal;
+using VectorD = Vector<double>;
 
 TEST_CASE("MLP head backward matches finite differences for weights and inputs", "[mlp]") {
   const Activation activation = GENERATE(Activation::relu, Activation::gelu);
@@ -152,11 +153,14 @@ TEST_CASE("ProtoOT training lowers the loss and raises cross-domain P@K over the
   CHECK(after > before + 5);
   // in-domain loss: the last five epochs average well below the first five
   CHECK(mean_intra(trained.log, 20, 25) < 0.6 * mean_intra(trained.log, 0, 5));
+  const int cross_epoch = int(std::ceil(config.losses.cross_start * config.epochs));
+  CHECK(cross_epoch > 0);
+  CHECK(cross_epoch < config.epochs);
   for (const EpochLog& e : trained.log) {
-    CHECK(e.cross_weight == (e.epoch >= 3 ? config.losses.cross_weight : 0.0));  // on from 10 % (ceil(0.1 * 25))
+    CHECK(e.cross_weight == (e.epoch >= cross_epoch ? config.losses.cross_weight : 0.0));
     CHECK(e.marginal_error >= 0);
     CHECK(e.marginal_error < 0.5);
-    CHECK((e.cross_a > 0) == (e.epoch >= 3));
+    CHECK((e.cross_a > 0) == (e.epoch >= cross_epoch));
   }
 }
 
@@ -189,14 +193,17 @@ TEST_CASE("each ablation switch changes only its own part of the objective", "[m
   unsmoothed.losses.cross_target_neighbours = 0;
   TrainConfig fully_centred = config;
   fully_centred.centring_share = 1;
+  TrainConfig unweighted = config;
+  unweighted.losses.cycle_weighted_cross = false;
   std::vector<TrainResult<double>> results;
   for (const TrainConfig* variant : {&intra_only, &uniform, &cross_only, &folded, &argmax, &matched, &uncentred,
-                                     &coarse, &unsmoothed, &fully_centred}) {
+                                     &coarse, &unsmoothed, &fully_centred, &unweighted}) {
     results.push_back(train_protoot_head(data.a, data.b, *variant));
     CHECK(results.back().features_a != full.features_a);
     CHECK(results.back().features_a.allFinite());
   }
-  // Before the cross-domain term switches on (epoch 0 of 2: ceil(0.1 * 2) = 1), dropping cross-domain OT changes
+  REQUIRE(int(std::ceil(config.losses.cross_start * config.epochs)) == 1);
+  // Before the cross-domain term switches on (epoch 0 of 2), dropping cross-domain OT changes
   // nothing: the same data, views and in-domain targets.
   const TrainResult<double>& without_cross = results.front();
   CHECK(without_cross.log[0].intra_a == full.log[0].intra_a);
@@ -420,17 +427,44 @@ TEST_CASE("every cross-domain target's gradient matches finite differences", "[m
   idx << 0, 1, 2, 3, 4, 5;
   own << 1, 1, 0, 3, 2, 0;
   const MatrixD q = random_normal(n, o, rng).rowwise().normalized();
-  for (const CrossTarget target : {CrossTarget::plan_soft, CrossTarget::plan_argmax, CrossTarget::matched_prototype}) {
+  const VectorD weights = (random_normal(n, 1, rng).col(0).cwiseAbs().array() + 0.1).matrix();
+  for (const CrossTarget target : {CrossTarget::plan_soft, CrossTarget::plan_soft, CrossTarget::plan_argmax,
+                                   CrossTarget::matched_prototype}) {
     TrainConfig c;
     c.losses.cross_target = target;
+    const bool weighted = target == CrossTarget::plan_soft && d.cross_weights.size() == 0;
+    if (weighted) d.cross_weights = weights;  // the second plan_soft pass: cycle-weighted
+    else d.cross_weights.resize(0);
     MatrixD grad = MatrixD::Zero(n, o);
     const double loss = trainer::cross_domain_loss(d, other, q, idx, own, c, grad);
     const auto loss_of = [&](const MatrixD& x) {
       MatrixD unused = MatrixD::Zero(n, o);
       return trainer::cross_domain_loss(d, other, x, idx, own, c, unused);
     };
-    INFO("target " << int(target));
+    INFO("target " << int(target) << (weighted ? ", cycle-weighted" : ""));
     CHECK(loss > 0);
     CHECK(gradient_error(loss_of, q, grad) <= 1e-6);
   }
+}
+
+TEST_CASE("cycle consistency of cross-domain targets, scaled to mean 1 per cluster", "[mlp]") {
+  // A: 3 samples over B's 2 fine clusters; B: 4 samples over A's 2 fine clusters.
+  MatrixD targets(3, 2), other_targets(4, 2);
+  targets << 1, 0, 0.5, 0.5, 0, 1;
+  other_targets << 1, 0, 0, 1, 0.2, 0.8, 0, 1;
+  IndexVector own(3), other(4);
+  own << 0, 0, 1;
+  other << 0, 0, 1, 1;
+  // Back from B's cluster 0 (rows 0, 1): (0.5, 0.5); from cluster 1 (rows 2, 3): (0.1, 0.9).
+  const VectorD consistency = trainer::cycle_consistency(targets, own, other_targets, other);
+  CHECK((consistency - (VectorD(3) << 0.5, 0.3, 0.9).finished()).cwiseAbs().maxCoeff() <= 1e-15);
+  // An empty cluster of B returns nothing.
+  MatrixD three(1, 3);
+  three << 0, 0, 1;
+  CHECK(trainer::cycle_consistency(three, IndexVector::Zero(1), other_targets, other)(0) == 0);
+
+  IndexVector clusters(4);
+  clusters << 1, 0, 1, 2;
+  const VectorD scaled = trainer::mean_one_per_cluster((VectorD(4) << 0.2, 0.5, 0.6, 0).finished(), clusters, 4);
+  CHECK((scaled - (VectorD(4) << 0.5, 1, 1.5, 1).finished()).cwiseAbs().maxCoeff() <= 1e-15);
 }
