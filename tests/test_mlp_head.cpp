@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "../examples/head/mlp.hpp"
@@ -428,13 +429,14 @@ TEST_CASE("every cross-domain target's gradient matches finite differences", "[m
   own << 1, 1, 0, 3, 2, 0;
   const MatrixD q = random_normal(n, o, rng).rowwise().normalized();
   const VectorD weights = (random_normal(n, 1, rng).col(0).cwiseAbs().array() + 0.1).matrix();
-  for (const CrossTarget target : {CrossTarget::plan_soft, CrossTarget::plan_soft, CrossTarget::plan_argmax,
-                                   CrossTarget::matched_prototype}) {
+  const std::pair<CrossTarget, bool> cases[] = {{CrossTarget::plan_soft, false},
+                                                {CrossTarget::plan_soft, true},  // cycle-weighted
+                                                {CrossTarget::plan_argmax, false},
+                                                {CrossTarget::matched_prototype, false}};
+  for (const auto& [target, weighted] : cases) {
     TrainConfig c;
     c.losses.cross_target = target;
-    const bool weighted = target == CrossTarget::plan_soft && d.cross_weights.size() == 0;
-    if (weighted) d.cross_weights = weights;  // the second plan_soft pass: cycle-weighted
-    else d.cross_weights.resize(0);
+    d.cross_weights = weighted ? weights : VectorD();
     MatrixD grad = MatrixD::Zero(n, o);
     const double loss = trainer::cross_domain_loss(d, other, q, idx, own, c, grad);
     const auto loss_of = [&](const MatrixD& x) {
