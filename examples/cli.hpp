@@ -64,6 +64,21 @@ inline std::pair<int, int> parse_image_shape(const std::string& flag, const std:
           parse_integer<int>(flag + " width", text.substr(x + 1), 1, 65536)};
 }
 
+/// "SCALE,SHEAR,SHIFT" (e.g. 1.25,0.2,0.75) as the image views' warp limits of `warp`
+/// (AugmentationConfig::max_scale in [1, 10], max_shear in [0, 10], max_shift in [0, 65536]
+/// pixels); UsageError naming `flag` otherwise.
+inline void parse_image_warp(const std::string& flag, const std::string& text, AugmentationConfig& warp) {
+  const std::size_t first = text.find(','), second = first == std::string::npos ? first : text.find(',', first + 1);
+  if (second == std::string::npos || text.find(',', second + 1) != std::string::npos)
+    throw UsageError(flag + " needs SCALE,SHEAR,SHIFT (e.g. 1.15,0.1,0.5), got '" + text + "'");
+  const double scale = parse_real(flag + " scale", text.substr(0, first), 1, 10);
+  const double shear = parse_real(flag + " shear", text.substr(first + 1, second - first - 1), 0, 10);
+  const double shift = parse_real(flag + " shift", text.substr(second + 1), 0, 65536);
+  warp.max_scale = scale;  // all three or none
+  warp.max_shear = shear;
+  warp.max_shift = shift;
+}
+
 /// Flags with a value and switches without one, parsed in one pass.
 class ArgumentParser {
  public:

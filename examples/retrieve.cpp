@@ -52,6 +52,9 @@ const char* const usage = R"(usage: protoot-retrieve [--domain-a A.npy --domain-
                        code's per-batch OT and prototype step as well
   --image-shape HxW    the features are images of H x W pixels (per channel, row-major): the
                        trained methods add random affine warps to their views (default: not images)
+  --image-warp S,H,T   with --image-shape: the warps' limits, per-axis scale in [1/S, S], shear
+                       in +-H, shift in +-T pixels (default 1.15,0.1,0.5; the best strength
+                       depends on the data, docs/results.md ninth round)
   --threads N          OpenMP threads for training and scoring (default 1)
   --help               this text
 )";
@@ -70,6 +73,8 @@ struct Arguments {
   int prototypes = 10;
   int threads = 1;
   std::pair<int, int> image_shape = {0, 0};  // 0 x 0: the features are not images
+  AugmentationConfig views;                  // its warp limits (--image-warp)
+  bool image_warp_given = false;
   std::vector<std::string> methods;  // in run order, protoot first
   PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
 };
@@ -111,6 +116,10 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   p.option("--threads", [&](const std::string& v) { a.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--methods", [&](const std::string& v) { methods = v; });
   p.option("--image-shape", [&](const std::string& v) { a.image_shape = parse_image_shape("--image-shape", v); });
+  p.option("--image-warp", [&](const std::string& v) {
+    parse_image_warp("--image-warp", v, a.views);
+    a.image_warp_given = true;
+  });
   p.option("--prototype-update", [&](const std::string& v) {
     if (v != "kmeans" && v != "ot") throw UsageError("--prototype-update needs kmeans or ot, got '" + v + "'");
     a.prototype_update = v == "ot" ? PrototypeUpdate::ot_per_batch : PrototypeUpdate::kmeans_per_epoch;
@@ -119,6 +128,7 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   if (a.domain_a.empty() != a.domain_b.empty()) throw UsageError("give both --domain-a and --domain-b");
   if (a.labels_a.empty() != a.labels_b.empty()) throw UsageError("give both --labels-a and --labels-b");
   if (a.domain_a.empty() && !a.labels_a.empty()) throw UsageError("labels need --domain-a and --domain-b");
+  if (a.image_warp_given && a.image_shape.first == 0) throw UsageError("--image-warp needs --image-shape");
   if (a.seed > 4294967295u - unsigned(a.seeds - 1)) throw UsageError("--seed + --seeds - 1 must fit in 32 bits");
   a.methods = expand_methods(methods);
   return true;
@@ -183,6 +193,9 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   c.ot.prototype_update = args.prototype_update;
   c.augmentation.image_height = args.image_shape.first;
   c.augmentation.image_width = args.image_shape.second;
+  c.augmentation.max_scale = args.views.max_scale;
+  c.augmentation.max_shear = args.views.max_shear;
+  c.augmentation.max_shift = args.views.max_shift;
   if (method == "uniform_marginals") c.ot.kmeans_marginals = false;
   if (method == "intra_only") c.ot.cross_domain = false;
   if (method == "cross_only") c.ot.intra_domain = false;

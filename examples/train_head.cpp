@@ -35,6 +35,8 @@ const char* const kUsage = R"(usage: protoot-train-head --domain-a A.npy --domai
   --temperature X      InfoNCE temperature, in [1e-6, 100] (default 0.2)
   --image-shape HxW    the features are images of H x W pixels (per channel, row-major): views
                        get random affine warps as well (default: not images)
+  --image-warp S,H,T   with --image-shape: the warps' limits, per-axis scale in [1/S, S], shear
+                       in +-H, shift in +-T pixels (default 1.15,0.1,0.5)
   --threads N          OpenMP threads (default 1)
   --uniform-marginals  equipartition prototype marginals instead of K-means proportions
   --no-intra           ablation: no in-domain OT
@@ -72,11 +74,17 @@ bool parse(int argc, char** argv, Arguments& args) {
   p.option("--image-shape", [&](const std::string& v) {
     std::tie(c.augmentation.image_height, c.augmentation.image_width) = parse_image_shape("--image-shape", v);
   });
+  bool image_warp_given = false;
+  p.option("--image-warp", [&](const std::string& v) {
+    parse_image_warp("--image-warp", v, c.augmentation);
+    image_warp_given = true;
+  });
   p.option("--threads", [&](const std::string& v) { c.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--lr", [&](const std::string& v) { c.optimisation.learning_rate = parse_real("--lr", v, 1e-12, 1); });
   p.option("--temperature", [&](const std::string& v) { c.losses.temperature = parse_real("--temperature", v, 1e-6, 100); });
   if (!p.parse(argc, argv)) return false;
   if (args.a.empty() || args.b.empty()) throw UsageError("--domain-a and --domain-b are required");
+  if (image_warp_given && c.augmentation.image_height == 0) throw UsageError("--image-warp needs --image-shape");
   if (args.config.losses.temperature < 1e-6) throw UsageError("--temperature must be >= 1e-6");
   return true;
 }

@@ -193,6 +193,12 @@ TEST_CASE("protoot-retrieve rejects bad command lines with a message and a non-z
       {pair + " --image-shape 8", "--image-shape needs HEIGHTxWIDTH"},
       {pair + " --image-shape 0x8", "--image-shape height needs an integer"},
       {pair + " --image-shape 5x5", "not whole images of 5 x 5"},
+      {pair + " --image-shape 4x8 --image-warp 1.2,0.1", "--image-warp needs SCALE,SHEAR,SHIFT"},
+      {pair + " --image-shape 4x8 --image-warp 1.2,0.1,0.5,1", "--image-warp needs SCALE,SHEAR,SHIFT"},
+      {pair + " --image-shape 4x8 --image-warp 0.5,0.1,0.5", "--image-warp scale needs a finite number in [1, 10]"},
+      {pair + " --image-shape 4x8 --image-warp 1.2,,0.5", "--image-warp shear needs a finite number"},
+      {pair + " --image-shape 4x8 --image-warp 1.2,0.1,inf", "--image-warp shift needs a finite number"},
+      {pair + " --image-warp 1.2,0.1,0.5", "--image-warp needs --image-shape"},
       {"--domain-a " + dir + "/a.npy --domain-b " + dir + "/la.npy", "feature dimensions differ"},
       {"--domain-a " + dir + "/zero_row.npy" + with_b, "zero_row.npy: row 3 is all zeros"},
   };
@@ -203,6 +209,13 @@ TEST_CASE("protoot-retrieve rejects bad command lines with a message and a non-z
     CHECK_THAT(errors, Catch::Contains(message));
   }
   CHECK(retrieve("--domain-a " + dir + "/tiny_row.npy" + with_b + " --methods raw") == 0);
+  // --image-warp reaches the trained methods' views (32 features = one 4 x 8 image).
+  const std::string warped = "--domain-a " + dir + "/a.npy --domain-b " + dir +
+                             "/b.npy --methods protoot --epochs 1 --image-shape 4x8 --out " + dir + "/warp";
+  REQUIRE(retrieve(warped) == 0);
+  const Matrix<float> default_warp = io::read_npy<float>(dir + "/warp/features_a.npy");
+  REQUIRE(retrieve(warped + " --image-warp 1.3,0.3,1") == 0);
+  CHECK_FALSE(io::read_npy<float>(dir + "/warp/features_a.npy").isApprox(default_warp));
 }
 
 TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomic outputs", "[pipeline]") {
@@ -218,6 +231,8 @@ TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomi
       {pair + " --lr inf", "--lr needs a finite number"},
       {pair + " --temperature 1e-300", "--temperature needs a finite number"},
       {pair + " --image-shape 4x", "--image-shape width needs an integer"},
+      {pair + " --image-shape 4x8 --image-warp 1,-0.1,0", "--image-warp shear needs a finite number in [0, 10]"},
+      {pair + " --image-warp 1,0,0", "--image-warp needs --image-shape"},
       {"--domain-a " + dir + "/a.npy", "--domain-a and --domain-b are required"},
   };
   for (const auto& [args, message] : cases) {
@@ -232,7 +247,15 @@ TEST_CASE("protoot-train-head: range-checked flags, its own output folder, atomi
   CHECK_FALSE(leftover_temporaries(out));
   // 32 features as one 4 x 8 image: warped views, finite features.
   REQUIRE(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, pair + " --epochs 1 --image-shape 4x8 --out " + out) == 0);
-  CHECK(io::read_npy<float>(out + "/features_a.npy").allFinite());
+  const Matrix<float> default_warp = io::read_npy<float>(out + "/features_a.npy");
+  CHECK(default_warp.allFinite());
+  // --image-warp reaches the views: other limits train other features, the defaults' the same.
+  REQUIRE(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, pair + " --epochs 1 --image-shape 4x8 --image-warp 1.3,0.3,1 --out " +
+                                                      out) == 0);
+  CHECK_FALSE(io::read_npy<float>(out + "/features_a.npy").isApprox(default_warp));
+  REQUIRE(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, pair + " --epochs 1 --image-shape 4x8 --image-warp 1.15,0.1,0.5 --out " +
+                                                      out) == 0);
+  CHECK(io::read_npy<float>(out + "/features_a.npy") == default_warp);
   std::string errors;  // a runtime error: message only
   CHECK(run_program(PROTOOT_TRAIN_HEAD_PROGRAM, "--domain-a " + dir + "/a.npy --domain-b " + dir + "/wide.npy --out " +
                                                      out, &errors) == 1 * 256);
