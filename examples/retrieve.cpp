@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "baselines.hpp"
@@ -72,8 +73,7 @@ struct Arguments {
   int epochs = default_epochs;
   int prototypes = 10;
   int threads = 1;
-  std::pair<int, int> image_shape = {0, 0};  // 0 x 0: the features are not images
-  AugmentationConfig views;                  // its warp limits (--image-warp)
+  AugmentationConfig views;  // --image-shape (0 x 0: the features are not images) and --image-warp
   bool image_warp_given = false;
   std::vector<std::string> methods;  // in run order, protoot first
   PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
@@ -115,7 +115,9 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   p.option("--prototypes", [&](const std::string& v) { a.prototypes = parse_integer<int>("--prototypes", v, 2, 100000); });
   p.option("--threads", [&](const std::string& v) { a.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--methods", [&](const std::string& v) { methods = v; });
-  p.option("--image-shape", [&](const std::string& v) { a.image_shape = parse_image_shape("--image-shape", v); });
+  p.option("--image-shape", [&](const std::string& v) {
+    std::tie(a.views.image_height, a.views.image_width) = parse_image_shape("--image-shape", v);
+  });
   p.option("--image-warp", [&](const std::string& v) {
     parse_image_warp("--image-warp", v, a.views);
     a.image_warp_given = true;
@@ -128,7 +130,7 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   if (a.domain_a.empty() != a.domain_b.empty()) throw UsageError("give both --domain-a and --domain-b");
   if (a.labels_a.empty() != a.labels_b.empty()) throw UsageError("give both --labels-a and --labels-b");
   if (a.domain_a.empty() && !a.labels_a.empty()) throw UsageError("labels need --domain-a and --domain-b");
-  if (a.image_warp_given && a.image_shape.first == 0) throw UsageError("--image-warp needs --image-shape");
+  if (a.image_warp_given && a.views.image_height == 0) throw UsageError("--image-warp needs --image-shape");
   if (a.seed > 4294967295u - unsigned(a.seeds - 1)) throw UsageError("--seed + --seeds - 1 must fit in 32 bits");
   a.methods = expand_methods(methods);
   return true;
@@ -191,11 +193,7 @@ TrainConfig method_config(const std::string& method, const Arguments& args, unsi
   c.num_prototypes = args.prototypes;
   c.threads = args.threads;
   c.ot.prototype_update = args.prototype_update;
-  c.augmentation.image_height = args.image_shape.first;
-  c.augmentation.image_width = args.image_shape.second;
-  c.augmentation.max_scale = args.views.max_scale;
-  c.augmentation.max_shear = args.views.max_shear;
-  c.augmentation.max_shift = args.views.max_shift;
+  c.augmentation = args.views;
   if (method == "uniform_marginals") c.ot.kmeans_marginals = false;
   if (method == "intra_only") c.ot.cross_domain = false;
   if (method == "cross_only") c.ot.intra_domain = false;
