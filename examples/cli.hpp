@@ -9,9 +9,11 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -84,6 +86,8 @@ class ArgumentParser {
  public:
   void option(const std::string& flag, std::function<void(const std::string&)> set) { options_[flag] = std::move(set); }
   void flag(const std::string& flag, std::function<void()> set) { switches_[flag] = std::move(set); }
+  /// A check across flags, run after every argument has been applied (throws UsageError).
+  void check(std::function<void()> after) { checks_.push_back(std::move(after)); }
 
   /// Applies argv[1..]; returns false when --help/-h was given (nothing else is applied).
   bool parse(int argc, char** argv) const {
@@ -100,13 +104,31 @@ class ArgumentParser {
         throw UsageError("unknown argument '" + name + "'");
       }
     }
+    for (const auto& after : checks_) after();
     return true;
   }
 
  private:
   std::map<std::string, std::function<void(const std::string&)>> options_;
   std::map<std::string, std::function<void()>> switches_;
+  std::vector<std::function<void()>> checks_;
 };
+
+/// --image-shape HxW and --image-warp S,H,T, the image views of both programs, into `views`
+/// (which must outlive the parse); --image-warp without --image-shape is a UsageError.
+inline void add_image_view_options(ArgumentParser& p, AugmentationConfig& views) {
+  p.option("--image-shape", [&views](const std::string& v) {
+    std::tie(views.image_height, views.image_width) = parse_image_shape("--image-shape", v);
+  });
+  auto warp_given = std::make_shared<bool>(false);
+  p.option("--image-warp", [&views, warp_given](const std::string& v) {
+    parse_image_warp("--image-warp", v, views);
+    *warp_given = true;
+  });
+  p.check([&views, warp_given] {
+    if (*warp_given && views.image_height == 0) throw UsageError("--image-warp needs --image-shape");
+  });
+}
 
 /// A run's output files, all or nothing: each file is written to a temporary name in the
 /// output folder and synced; commit() renames them into place together at the end, so an

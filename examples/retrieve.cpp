@@ -16,7 +16,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "baselines.hpp"
@@ -74,7 +73,6 @@ struct Arguments {
   int prototypes = 10;
   int threads = 1;
   AugmentationConfig views;  // --image-shape (0 x 0: the features are not images) and --image-warp
-  bool image_warp_given = false;
   std::vector<std::string> methods;  // in run order, protoot first
   PrototypeUpdate prototype_update = PrototypeUpdate::kmeans_per_epoch;
 };
@@ -115,13 +113,7 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   p.option("--prototypes", [&](const std::string& v) { a.prototypes = parse_integer<int>("--prototypes", v, 2, 100000); });
   p.option("--threads", [&](const std::string& v) { a.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--methods", [&](const std::string& v) { methods = v; });
-  p.option("--image-shape", [&](const std::string& v) {
-    std::tie(a.views.image_height, a.views.image_width) = parse_image_shape("--image-shape", v);
-  });
-  p.option("--image-warp", [&](const std::string& v) {
-    parse_image_warp("--image-warp", v, a.views);
-    a.image_warp_given = true;
-  });
+  add_image_view_options(p, a.views);
   p.option("--prototype-update", [&](const std::string& v) {
     if (v != "kmeans" && v != "ot") throw UsageError("--prototype-update needs kmeans or ot, got '" + v + "'");
     a.prototype_update = v == "ot" ? PrototypeUpdate::ot_per_batch : PrototypeUpdate::kmeans_per_epoch;
@@ -130,7 +122,6 @@ bool parse_arguments(int argc, char** argv, Arguments& a) {
   if (a.domain_a.empty() != a.domain_b.empty()) throw UsageError("give both --domain-a and --domain-b");
   if (a.labels_a.empty() != a.labels_b.empty()) throw UsageError("give both --labels-a and --labels-b");
   if (a.domain_a.empty() && !a.labels_a.empty()) throw UsageError("labels need --domain-a and --domain-b");
-  if (a.image_warp_given && a.views.image_height == 0) throw UsageError("--image-warp needs --image-shape");
   if (a.seed > 4294967295u - unsigned(a.seeds - 1)) throw UsageError("--seed + --seeds - 1 must fit in 32 bits");
   a.methods = expand_methods(methods);
   return true;

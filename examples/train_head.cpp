@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <exception>
 #include <string>
-#include <tuple>
 
 #include "cli.hpp"
 #include "head/protoot_trainer.hpp"
@@ -71,20 +70,12 @@ bool parse(int argc, char** argv, Arguments& args) {
   p.option("--hidden", [&](const std::string& v) { c.head.hidden_dim = parse_integer<int>("--hidden", v, 1, 65536); });
   p.option("--output-dim", [&](const std::string& v) { c.head.output_dim = parse_integer<int>("--output-dim", v, 1, 65536); });
   p.option("--batch", [&](const std::string& v) { c.optimisation.batch_size = parse_integer<int>("--batch", v, 1, 1 << 20); });
-  p.option("--image-shape", [&](const std::string& v) {
-    std::tie(c.augmentation.image_height, c.augmentation.image_width) = parse_image_shape("--image-shape", v);
-  });
-  bool image_warp_given = false;
-  p.option("--image-warp", [&](const std::string& v) {
-    parse_image_warp("--image-warp", v, c.augmentation);
-    image_warp_given = true;
-  });
+  add_image_view_options(p, c.augmentation);
   p.option("--threads", [&](const std::string& v) { c.threads = parse_integer<int>("--threads", v, 1, 1024); });
   p.option("--lr", [&](const std::string& v) { c.optimisation.learning_rate = parse_real("--lr", v, 1e-12, 1); });
   p.option("--temperature", [&](const std::string& v) { c.losses.temperature = parse_real("--temperature", v, 1e-6, 100); });
   if (!p.parse(argc, argv)) return false;
   if (args.a.empty() || args.b.empty()) throw UsageError("--domain-a and --domain-b are required");
-  if (image_warp_given && c.augmentation.image_height == 0) throw UsageError("--image-warp needs --image-shape");
   if (args.config.losses.temperature < 1e-6) throw UsageError("--temperature must be >= 1e-6");
   return true;
 }
