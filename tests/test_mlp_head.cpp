@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -243,6 +244,24 @@ TEST_CASE("float training runs and bad configurations are rejected", "[mlp][trai
   bad = config;
   bad.losses.cross_weight = -1;
   CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_weight"));
+  for (const double start : {std::numeric_limits<double>::quiet_NaN(), -0.1, 1e300}) {
+    bad = config;
+    bad.losses.cross_start = start;
+    CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("cross_start"));
+  }
+  // Values that would train without complaint into NaN features.
+  bad = config;
+  bad.losses.weight_neighbour = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("loss weights"));
+  bad = config;
+  bad.losses.weight_prototype = -1;
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("loss weights"));
+  bad = config;
+  bad.optimisation.optimizer.beta2 = 1;  // Adam's bias correction divides by 1 - beta2^t = 0
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("beta2"));
+  bad = config;
+  bad.optimisation.optimizer.weight_decay = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(train_protoot_head(data.a, data.b, bad), Catch::Contains("weight_decay"));
   for (const double share : {-0.1, 1.5, std::nan("")}) {
     bad = config;
     bad.centring_share = share;

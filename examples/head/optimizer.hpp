@@ -30,7 +30,14 @@ inline double cosine_learning_rate(double base, long step, long total) {
 template <class S>
 class Optimizer {
  public:
-  explicit Optimizer(OptimizerConfig config) : config_(config) {}
+  /// Throws std::invalid_argument unless momentum, beta1 and beta2 are in [0, 1), epsilon is
+  /// finite and > 0 and weight_decay finite and >= 0: any other value makes NaN weights later.
+  explicit Optimizer(OptimizerConfig config) : config_(config) {
+    const auto unit = [](double v) { return v >= 0 && v < 1; };
+    detail::require(unit(config.momentum) && unit(config.beta1) && unit(config.beta2) && std::isfinite(config.epsilon) &&
+                        config.epsilon > 0 && std::isfinite(config.weight_decay) && config.weight_decay >= 0,
+                    "Optimizer", "need momentum, beta1, beta2 in [0, 1), epsilon > 0 and weight_decay >= 0, all finite");
+  }
 
   /// One update of `params` with gradient `grad` (same size) at learning rate `lr`. O(size).
   void step(Vector<S>& params, const Vector<S>& grad, double lr) {

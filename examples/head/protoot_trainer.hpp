@@ -281,6 +281,13 @@ inline void validate(Index rows_a, Index rows_b, Index cols, const TrainConfig& 
               std::to_string(c.losses.cross_target_neighbours) + ")");
   require(c.ot.cross_refinement >= 1 && c.ot.cross_refinement <= 1000, "cross_refinement must be in [1, 1000]");
   require(c.losses.cross_weight >= 0 && std::isfinite(c.losses.cross_weight), "cross_weight must be finite and >= 0");
+  const LossConfig& w = c.losses;
+  require(std::isfinite(w.weight_instance) && std::isfinite(w.weight_neighbour) && std::isfinite(w.weight_prototype) &&
+              std::isfinite(w.weight_prototype_folded) && w.weight_instance >= 0 && w.weight_neighbour >= 0 &&
+              w.weight_prototype >= 0 && w.weight_prototype_folded >= 0,
+          "the loss weights must be finite and >= 0");
+  // ceil(cross_start x epochs) becomes an int: a NaN or huge value would be undefined behaviour.
+  require(c.losses.cross_start >= 0 && c.losses.cross_start <= 1, "cross_start must be in [0, 1]");
   require(c.kmeans.iterations >= 0 && c.kmeans.restarts >= 1, "kmeans iterations >= 0 and restarts >= 1");
 }
 
