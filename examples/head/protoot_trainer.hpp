@@ -280,14 +280,14 @@ inline void validate(Index rows_a, Index rows_b, Index cols, const TrainConfig& 
           "cross_target_neighbours must be >= 0 and below each domain's sample count (got " +
               std::to_string(c.losses.cross_target_neighbours) + ")");
   require(c.ot.cross_refinement >= 1 && c.ot.cross_refinement <= 1000, "cross_refinement must be in [1, 1000]");
-  require(c.losses.cross_weight >= 0 && std::isfinite(c.losses.cross_weight), "cross_weight must be finite and >= 0");
   const LossConfig& w = c.losses;
-  require(std::isfinite(w.weight_instance) && std::isfinite(w.weight_neighbour) && std::isfinite(w.weight_prototype) &&
-              std::isfinite(w.weight_prototype_folded) && w.weight_instance >= 0 && w.weight_neighbour >= 0 &&
-              w.weight_prototype >= 0 && w.weight_prototype_folded >= 0,
+  const auto finite_nonnegative = [](double v) { return std::isfinite(v) && v >= 0; };
+  require(finite_nonnegative(w.cross_weight), "cross_weight must be finite and >= 0");
+  require(finite_nonnegative(w.weight_instance) && finite_nonnegative(w.weight_neighbour) &&
+              finite_nonnegative(w.weight_prototype) && finite_nonnegative(w.weight_prototype_folded),
           "the loss weights must be finite and >= 0");
   // ceil(cross_start x epochs) becomes an int: a NaN or huge value would be undefined behaviour.
-  require(c.losses.cross_start >= 0 && c.losses.cross_start <= 1, "cross_start must be in [0, 1]");
+  require(w.cross_start >= 0 && w.cross_start <= 1, "cross_start must be in [0, 1]");
   require(c.kmeans.iterations >= 0 && c.kmeans.restarts >= 1, "kmeans iterations >= 0 and restarts >= 1");
 }
 
